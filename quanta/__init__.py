@@ -1,0 +1,32 @@
+"""quanta: train, compare, tune and deploy the methods of physics ML lectures.
+
+    import quanta as qt
+    data = qt.data.load("jets", view="features", size=20_000, seed=1)
+    run = qt.fit("mlp", data, task="binary", epochs=20)
+    run.metrics["test"]["auc"]; run.report()
+
+Heavy libraries (torch, Pythia, matplotlib) are imported only when needed.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from quanta import data  # noqa: E402  (light: registries only)
+
+
+def fit(model, data, task: str = "binary", **options):
+    """Train a model (registered name or ``torch.nn.Module``) or method on data; returns a Run."""
+    from quanta.api import fit as _fit
+
+    return _fit(model, data, task=task, **options)
+
+
+def run_experiment(experiment, **overrides):
+    """Run an experiment file (path) or dict; returns the finished ExperimentRun."""
+    from quanta.experiment import run_experiment as _run
+
+    return _run(experiment, **overrides)
+
+
+__all__ = ["__version__", "data", "fit", "run_experiment"]

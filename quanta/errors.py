@@ -1,0 +1,32 @@
+"""User-facing errors: one line naming what is wrong and what is allowed.
+
+Anything the user can get wrong (a name, a config value, a file, data content)
+raises :class:`UserError`. The command line prints its message on one line and
+exits with status 2; a Python caller gets the exception.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A mistake in the user's input (config, names, files, data); exit status 2."""
+
+    exit_status = 2
+
+
+def closest(name: str, allowed: Iterable[str]) -> str | None:
+    """The allowed name closest to ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown_name(kind: str, name: str, allowed: Iterable[str], listing: str | None = None) -> UserError:
+    """Error for an unknown registered name, suggesting the closest match."""
+    allowed = sorted(allowed)
+    guess = closest(name, allowed)
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    where = f" (list them with `{listing}`)" if listing else ""
+    return UserError(f"unknown {kind} '{name}'{hint} allowed: {', '.join(allowed)}{where}")
