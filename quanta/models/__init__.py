@@ -24,4 +24,7 @@ def register(name: str, description: str | None = None):
     return MODELS.register(name, description)
 
 
-__all__ = ["MODELS", "register"]
+__all__ = ["DATA_ARGUMENTS", "MODELS", "register"]
+
+#: constructor arguments that quanta derives from the data and the task (users do not set them)
+DATA_ARGUMENTS = ("in_features", "out_features", "input_shape", "in_channels")

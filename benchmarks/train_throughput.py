@@ -1,0 +1,117 @@
+"""Training throughput of an MLP (30 -> 128 -> 128 -> 1) on in-memory data.
+
+Side by side, in one run, with the same model, optimiser (Adam) and data:
+
+  (a) the idiomatic PyTorch loop over DataLoader(TensorDataset, shuffle=True)
+  (b) a plain PyTorch loop with index-gather batching (tensor[perm[i:i+b]])
+  (c) quanta.fit (its training phase, read from history.jsonl)
+
+Prints training samples/s (median over epochs after the first) and the ratios
+to (b). Usage:
+
+    python benchmarks/train_throughput.py [--threads 2] [--samples 200000] [--epochs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+import quanta
+from quanta.models.mlp import MLP
+
+FEATURES, HIDDEN = 30, (128, 128)
+
+
+def make_data(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(samples, FEATURES)).astype(np.float32)
+    w = rng.normal(size=FEATURES)
+    y = (x @ w + 0.5 * rng.normal(size=samples) > 0).astype(np.int64)
+    return x, y
+
+
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return MLP(FEATURES, 1, hidden=HIDDEN)
+
+
+def step(net, optimizer, xb, yb) -> torch.Tensor:
+    loss = F.binary_cross_entropy_with_logits(net(xb).reshape(-1), yb)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def dataloader_loop(x, y, batch: int, epochs: int) -> list[float]:
+    net = model()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y).float()),
+                        batch_size=batch, shuffle=True)
+    rates = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for xb, yb in loader:
+            step(net, optimizer, xb, yb)
+        rates.append(len(x) / (time.perf_counter() - start))
+    return rates
+
+
+def index_gather_loop(x, y, batch: int, epochs: int) -> list[float]:
+    net = model()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).float()
+    rates = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt), batch):
+            index = perm[i:i + batch]
+            step(net, optimizer, xt[index], yt[index])
+        rates.append(len(x) / (time.perf_counter() - start))
+    return rates
+
+
+def quanta_fit(x, y, batch: int, epochs: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as out:
+        torch.manual_seed(0)
+        run = quanta.fit("mlp", (x, y), task="binary", params={"hidden": list(HIDDEN)}, epochs=epochs,
+                         batch_size=batch, lr=1e-3, patience=0, out=out, verbose=False, device="cpu",
+                         split=(1.0, 0.0, 0.0))
+        return [record["samples_per_second"] for record in run.history]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=200_000)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batches", type=int, nargs="+", default=[256, 4096])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    x, y = make_data(args.samples)
+    print(f"MLP {FEATURES}-{'-'.join(map(str, HIDDEN))}-1, Adam, {args.samples:,} samples, "
+          f"{args.threads} threads, torch {torch.__version__}, median of epochs 2..{args.epochs}")
+    for batch in args.batches:
+        results = {
+            "(a) DataLoader(TensorDataset)": dataloader_loop(x, y, batch, args.epochs),
+            "(b) plain index-gather loop": index_gather_loop(x, y, batch, args.epochs),
+            "(c) quanta.fit": quanta_fit(x, y, batch, args.epochs),
+        }
+        reference = statistics.median(results["(b) plain index-gather loop"][1:])
+        print(f"\nbatch {batch}")
+        for name, rates in results.items():
+            rate = statistics.median(rates[1:])
+            print(f"  {name:32s} {rate:12,.0f} samples/s   {rate / reference:5.2f}x of (b)")
+
+
+if __name__ == "__main__":
+    main()

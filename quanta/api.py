@@ -1,0 +1,117 @@
+"""``quanta.fit``: one model or method on one data set, in one call.
+
+    run = qt.fit("mlp", (X, y), task="binary", epochs=20, params={"hidden": [32, 32]})
+    run.metrics["test"]["auc"]; run.predict(X_new); run.report()
+
+It is a one-method experiment: the same validation, split, training,
+evaluation and run directory as ``quanta run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quanta.data.dataset import Dataset, from_arrays
+from quanta.errors import UserError
+from quanta.config import MODULE
+from quanta.experiment import ExperimentRun, MethodResult, run_experiment
+
+
+@dataclass
+class Run:
+    """The result of :func:`fit`: metrics per split, history, predictions, report."""
+
+    experiment: ExperimentRun
+    result: MethodResult
+
+    @property
+    def directory(self) -> Path:
+        return self.experiment.directory
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """``{split: {metric: value}}`` for train, valid and test."""
+        return self.result.metrics
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One record per epoch (networks) or boosting round (trees)."""
+        return self.result.history
+
+    @property
+    def estimator(self):
+        """The fitted network (``.model`` is the torch module) or method."""
+        return self.result.estimator
+
+    def predict(self, data: Any) -> np.ndarray:
+        """Scores for a Dataset or an array of inputs, with the saved transforms applied."""
+        if not isinstance(data, Dataset):
+            data = from_arrays(data, name="predict inputs")
+        return self.result.estimator.predict(data)
+
+    def report(self) -> Path:
+        """Write ``report.html`` in the run directory; returns its path."""
+        return self.experiment.report()
+
+
+def _as_dataset(data: Any) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        return from_arrays(data[0], data[1])
+    raise UserError("data: expected a quanta Dataset (quanta.data.load) or a tuple (X, y) of arrays, "
+                    f"received {type(data).__name__}")
+
+
+def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] | None = None,
+        method: str | None = None, name: str | None = None, split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        seed: int = 1, out: str | Path = "runs", standardize: bool = True, verbose: bool = True,
+        callbacks: list | None = None, **train: Any) -> Run:
+    """Train ``model`` on ``data`` for ``task`` and evaluate it on a held-out test split.
+
+    Args:
+        model: a registered model name (``"mlp"``), a registered method name
+            (``"boosted_trees"``), or any ``torch.nn.Module`` whose forward takes the inputs.
+        data: a :class:`Dataset` or a tuple ``(X, y)`` of arrays.
+        task: ``binary``, ``multiclass`` or ``regression`` (``quanta tasks``).
+        params: hyperparameters of the model or method.
+        split: train, validation and test fractions.
+        seed: the seed of split, initialisation and batch order.
+        out: the folder that receives the run directory.
+        standardize: standardise inputs with statistics of the training split.
+        **train: training options of a network (``epochs``, ``batch_size``, ``lr``,
+            ``optimizer``, ``schedule``, ``patience``, ``device``, ...; see ``TrainConfig``).
+    """
+    import torch
+
+    from quanta.methods import METHODS
+    from quanta.models import MODELS
+
+    dataset = _as_dataset(data)
+    label = name or (model if isinstance(model, str) else type(model).__name__.lower())
+    entry: dict[str, Any] = {"name": label, "params": dict(params or {})}
+    module = None
+    if isinstance(model, torch.nn.Module):
+        module = model
+        entry["model"] = MODULE
+        if params:
+            raise UserError("params: a torch.nn.Module is built already; params apply to registered names only")
+    elif isinstance(model, str) and model in METHODS and model not in MODELS:
+        entry["method"] = model
+    elif isinstance(model, str):
+        entry["model"] = model
+    else:
+        raise UserError(f"model: expected a registered name or a torch.nn.Module, received {type(model).__name__}")
+    if "method" in entry and train:
+        raise UserError(f"{', '.join(train)}: training options apply to networks, not to method '{model}'")
+    if "model" in entry:
+        entry["train"] = {"progress": verbose, **train}
+    config = {"name": label, "seed": seed, "task": task, "data": {"split": list(split), "standardize": standardize},
+              "methods": [entry], "output": str(out)}
+    experiment = run_experiment(config, data=dataset, verbose=verbose, callbacks=callbacks,
+                                module=module)
+    return Run(experiment, experiment.results[label])

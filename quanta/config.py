@@ -1,0 +1,250 @@
+"""The experiment file: validated once, at the edge, into typed and resolved config.
+
+Every check lives here: unknown keys (with the closest allowed key), wrong
+types and ranges, unknown model/method/task/source names, parameters that a
+model, method or source does not take. A message names the config path, what
+was received and what is allowed, e.g.::
+
+    methods[1].train.epochs: input should be greater than 0, received -3
+
+The resolved config has every default filled in (training options, model,
+method and source parameters) and is written back as the run's ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from quanta.errors import UserError, closest
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ARRAYS = "arrays"  # data.source of a run whose data was passed in from Python (quanta.fit)
+MODULE = "module"  # model of a network passed in from Python as a torch.nn.Module (quanta.fit)
+
+
+class DataConfig(BaseModel):
+    """``data:`` — a registered source, its parameters (extra keys) and the split."""
+
+    model_config = ConfigDict(extra="allow")
+    source: str = "jets"
+    split: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = (0.7, 0.15, 0.15)
+    standardize: bool = True  # fit a standardisation of the inputs on the training split (networks)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class MethodConfig(BaseModel):
+    """One entry of ``methods:`` — a network (``model:``) or a classical ``method:``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=NAME_PATTERN)
+    model: str | None = None
+    method: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MethodConfig:
+        if (self.model is None) == (self.method is None):
+            raise ValueError("give exactly one of 'model' (a network) or 'method' (a classical method)")
+        return self
+
+    @property
+    def is_network(self) -> bool:
+        return self.model is not None
+
+
+class ExperimentConfig(BaseModel):
+    """A whole experiment: data, task, the methods to compare, shared training options."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="experiment", pattern=NAME_PATTERN)
+    seed: int = 1
+    task: str = "binary"
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: dict[str, Any] = Field(default_factory=dict)  # defaults for every network method
+    methods: list[MethodConfig] = Field(min_length=1)
+    device: str = "auto"
+    output: str = "runs"
+
+    @field_validator("methods")
+    @classmethod
+    def _unique_names(cls, methods: list[MethodConfig]) -> list[MethodConfig]:
+        names = [m.name for m in methods]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"method names must be unique; repeated: {', '.join(duplicates)}")
+        return methods
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    if len(loc) == 1:
+        return list(ExperimentConfig.model_fields)
+    if loc[0] == "methods":
+        return list(MethodConfig.model_fields)
+    return []
+
+
+def _first_error(error: ValidationError, raw: Any, prefix: tuple[Any, ...] = ()) -> UserError:
+    """A one-line UserError from pydantic's first complaint."""
+    first = error.errors()[0]
+    loc = prefix + tuple(p for p in first["loc"] if p not in ("function-after",))
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        key = loc[-1]
+        allowed = _allowed_keys(loc) if not prefix else _train_keys()
+        guess = closest(str(key), allowed)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        return UserError(f"{_path(loc)}: unknown key '{key}'{hint} allowed: {', '.join(allowed)}")
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    received = first.get("input")
+    shown = "" if isinstance(received, dict) else f", received {received!r}"
+    return UserError(f"{_path(loc) or 'experiment'}: {message[0].lower() + message[1:]}{shown}")
+
+
+def _train_keys() -> list[str]:
+    from quanta.train.config import TrainConfig
+
+    return TrainConfig.names()
+
+
+def _filled(factory: Any, params: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``params`` with every other keyword default of ``factory`` filled in."""
+    from quanta.registry import parameters
+
+    out = {}
+    for name, parameter in parameters(factory).items():
+        if name in skip:
+            continue
+        if name in params:
+            out[name] = params[name]
+        elif parameter.default is not inspect.Parameter.empty:
+            out[name] = parameter.default
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """YAML-friendly copy: tuples become lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def resolve(raw: dict[str, Any]) -> ExperimentConfig:
+    """Validate a raw experiment dict; return it with every default filled in."""
+    from quanta.data import SOURCES
+    from quanta.methods import METHODS
+    from quanta.models import DATA_ARGUMENTS, MODELS
+    from quanta.registry import validate_params
+    from quanta.tasks import TASKS
+    from quanta.train.config import TrainConfig
+
+    if not isinstance(raw, dict):
+        raise UserError(f"experiment: expected a mapping of keys (name, data, task, methods, ...), received {type(raw).__name__}")
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as error:
+        raise _first_error(error, raw) from None
+    if config.task not in TASKS:
+        raise _named("task", config.task, TASKS)
+    resolved_data = {"source": config.data.source, "split": list(config.data.split),
+                     "standardize": config.data.standardize}
+    if config.data.source != ARRAYS:
+        if config.data.source not in SOURCES:
+            raise _named("data.source", config.data.source, SOURCES)
+        source = SOURCES.get(config.data.source)
+        data_params = validate_params(source, config.data.params, "data")
+        if "seed" in inspect.signature(source).parameters and "seed" not in data_params:
+            data_params["seed"] = config.seed
+        resolved_data.update(_plain(_filled(source, data_params)))
+    methods = []
+    for index, entry in enumerate(config.methods):
+        where = f"methods[{index}]"
+        if entry.is_network:
+            if entry.model == MODULE:
+                params = {}
+            elif entry.model not in MODELS:
+                raise _named(f"{where}.model", entry.model, MODELS)
+            else:
+                cls = MODELS.get(entry.model)
+                params = validate_params(cls, entry.params, f"{where}.params", supplied=DATA_ARGUMENTS)
+                params = _filled(cls, params, skip=DATA_ARGUMENTS)
+            merged = {"seed": config.seed, "device": config.device, **config.train, **entry.train}
+            try:
+                train = TrainConfig(**merged).to_dict()
+            except ValidationError as error:
+                prefix = (f"methods[{index}]", "train") if any(k in entry.train for k in _keys(error)) else ("train",)
+                raise _first_error(error, merged, prefix) from None
+            methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train})
+        else:
+            if entry.method not in METHODS:
+                raise _named(f"{where}.method", entry.method, METHODS)
+            if entry.train:
+                raise UserError(f"{where}.train: training options apply to networks ('model:'), not to method '{entry.method}'; set its params instead")
+            cls = METHODS.get(entry.method)
+            params = validate_params(cls, entry.params, f"{where}.params")
+            if "seed" in inspect.signature(cls).parameters and "seed" not in params:
+                params["seed"] = config.seed
+            methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params))})
+    resolved = config.model_dump()
+    resolved.update(data=resolved_data, methods=methods, train=_plain(config.train))
+    return ExperimentConfig.model_validate(resolved)
+
+
+def _keys(error: ValidationError) -> list[str]:
+    return [str(e["loc"][0]) for e in error.errors() if e["loc"]]
+
+
+def _named(where: str, name: str, registry) -> UserError:
+    guess = closest(name, registry.names())
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    return UserError(f"{where}: unknown {registry.kind} '{name}'{hint} allowed: "
+                     f"{', '.join(registry.names())} (list them with `{registry.listing}`)")
+
+
+def read_experiment(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of an experiment YAML file (safe loading only)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: experiment file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; expected an experiment YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise UserError(f"{path}: malformed YAML{where}: {error.problem or 'not valid YAML'}") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: malformed YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file; expected an experiment YAML file") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of keys (name, data, task, methods, ...) at the top level")
+    return raw
+
+
+def default_experiment_path() -> Path:
+    """The built-in default experiment (top-quark tagging: boosted trees vs MLP)."""
+    return Path(__file__).parent / "experiments" / "top_tagging.yaml"
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(_plain(config.model_dump()), sort_keys=False, default_flow_style=None)

@@ -1,0 +1,69 @@
+"""Input transforms fitted on the training split only and saved with the model.
+
+:class:`Standardize` shifts and scales each input channel to zero mean and unit
+variance. Which axis is a channel follows the input's layout:
+
+- tables ``x[N, F]``: each column F;
+- sets and sequences ``x[N, P, C]``: each feature C, over the unmasked entries
+  (padding stays zero);
+- images ``x[N, C, H, W]`` (and volumes): each channel C.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quanta.data.dataset import Dataset
+from quanta.errors import UserError
+
+
+class Standardize:
+    """Zero-mean, unit-variance inputs, with statistics from the training split."""
+
+    def __init__(self, epsilon: float = 1e-8):
+        self.epsilon = epsilon
+
+    @staticmethod
+    def _channel_axis(x: np.ndarray) -> int:
+        return 1 if x.ndim >= 4 else x.ndim - 1
+
+    def fit(self, data: Dataset) -> Standardize:
+        x = data.x.astype(np.float64)
+        axis = self._channel_axis(x)
+        moved = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
+        if "mask" in data and x.ndim == 3:
+            moved = x[data["mask"]]
+        if len(moved) == 0:
+            raise UserError(f"{data.name}: cannot standardise inputs: no samples in the training split")
+        self.mean_ = moved.mean(axis=0).astype(np.float32)
+        self.scale_ = np.maximum(moved.std(axis=0), self.epsilon).astype(np.float32)
+        self.axis_ = axis
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("Standardize is not fitted yet: call fit first")
+
+    def apply(self, data: Dataset) -> Dataset:
+        """The same data with standardised ``x`` (a new Dataset; input untouched)."""
+        self._check_fitted()
+        x = data.x
+        shape = [1] * x.ndim
+        shape[self.axis_] = -1
+        out = (x - self.mean_.reshape(shape)) / self.scale_.reshape(shape)
+        if "mask" in data and x.ndim == 3:
+            out = out * data["mask"][..., None]
+        return data.with_arrays(x=out.astype(np.float32))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Fitted state as arrays (saved with the model's checkpoint)."""
+        self._check_fitted()
+        return {"mean": self.mean_, "scale": self.scale_, "axis": np.array(self.axis_)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> Standardize:
+        transform = cls()
+        transform.mean_ = np.asarray(state["mean"], dtype=np.float32)
+        transform.scale_ = np.asarray(state["scale"], dtype=np.float32)
+        transform.axis_ = int(state["axis"])
+        return transform

@@ -1,0 +1,255 @@
+"""Running an experiment: one data set, one split, every method, one run directory.
+
+    runs/<experiment>/<timestamp>/
+      config.yaml  environment.json  metrics.json  report.html
+      <method>/    history.jsonl, checkpoint / model files, predictions.npz, metrics.json
+
+Every method sees the same split (the TMVA habit: several methods, one data
+set, one ROC plot). The test split is scored once, at the end. A run never
+overwrites another; ``resume`` continues an interrupted run in place: finished
+methods are kept, an interrupted network continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quanta.config import ARRAYS, MODULE, ExperimentConfig, default_experiment_path, read_experiment, resolve, to_yaml
+from quanta.data.dataset import Dataset
+from quanta.data.split import SPLITS, split
+from quanta.errors import UserError
+from quanta.rundir import create_run_directory, environment, require_run_directory
+
+PREDICTIONS = "predictions.npz"
+
+
+@dataclass
+class MethodResult:
+    """What one method of an experiment produced."""
+
+    name: str
+    estimator: Any  # a quanta.train.network.Network or a quanta.methods.base.Method
+    directory: Path
+    metrics: dict[str, dict[str, float]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentRun:
+    """A finished experiment: its directory, resolved config and per-method results."""
+
+    directory: Path
+    config: ExperimentConfig
+    results: dict[str, MethodResult]
+
+    @property
+    def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{method: {split: {metric: value}}}``."""
+        return {name: result.metrics for name, result in self.results.items()}
+
+    def report(self) -> Path:
+        """(Re)write ``report.html`` in the run directory and return its path."""
+        from quanta.report import write_report
+
+        return write_report(self.directory)
+
+
+def load_config(experiment: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    """The raw config of a path, a dict, or the built-in default (None)."""
+    if experiment is None:
+        return read_experiment(default_experiment_path())
+    if isinstance(experiment, dict):
+        return dict(experiment)
+    return read_experiment(experiment)
+
+
+def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out: str | Path | None = None,
+                   seed: int | None = None, device: str | None = None, resume: str | Path | None = None,
+                   data: Dataset | None = None, module: Any = None, callbacks: list | None = None,
+                   verbose: bool = True) -> ExperimentRun:
+    """Run every method of an experiment on one split and write one run directory.
+
+    Args:
+        experiment: a YAML path, a dict, or None for the built-in default experiment.
+        out: parent folder of run directories (overrides the config's ``output``).
+        seed: overrides the config's ``seed`` (data, split, initialisation).
+        device: overrides the config's ``device`` (auto, cpu, cuda).
+        resume: an earlier run directory to continue instead of starting a new one.
+        data: a data set to use instead of the config's source (``quanta.fit``).
+        module: the ``torch.nn.Module`` of a method whose model is ``module`` (``quanta.fit``).
+        callbacks: extra training callbacks for every network method.
+        verbose: print progress and the metrics table.
+    """
+    say = print if verbose else _silent
+    if resume is not None:
+        directory = require_run_directory(resume)
+        raw = read_experiment(directory / "config.yaml")
+        if raw.get("data", {}).get("source") == ARRAYS:
+            raise UserError(f"{directory}: this run was trained on in-memory arrays; resume it from Python with the same data")
+        config = resolve(raw)
+    else:
+        raw = load_config(experiment)
+        overrides = {"seed": seed, "device": device, "output": None if out is None else str(out)}
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if data is not None:
+            raw["data"] = {"split": raw.get("data", {}).get("split", [0.7, 0.15, 0.15]), "source": ARRAYS}
+        config = resolve(raw)
+        directory = None
+
+    from quanta.tasks import TASKS
+
+    task = TASKS.create(config.task)
+    dataset = data if data is not None else _load_source(config, say)
+    dataset = _checked(dataset, task)
+    parts = split(dataset, config.data.split, seed=config.seed)
+    say(f"data: {dataset.name}, {len(dataset):,} samples, inputs {dataset.input_shape}; split "
+        + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
+
+    if directory is None:
+        directory = create_run_directory(Path(config.output) / config.name)
+        (directory / "config.yaml").write_text(to_yaml(config))
+        (directory / "environment.json").write_text(
+            json.dumps(environment(config.seed, config.device), indent=1))
+    say(f"run directory: {directory}")
+
+    results: dict[str, MethodResult] = {}
+    for entry in config.methods:
+        results[entry.name] = _run_method(entry, task, parts, config, directory, callbacks or [],
+                                          resume is not None, say, module)
+    (directory / "metrics.json").write_text(json.dumps(
+        {name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()}, indent=1))
+    run = ExperimentRun(directory, config, results)
+    report = run.report()
+    say(_summary(run, task))
+    say(f"report: {report}")
+    return run
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
+def _load_source(config: ExperimentConfig, say) -> Dataset:
+    from quanta.data import SOURCES
+
+    params = {k: v for k, v in config.data.params.items()}
+    say(f"data: loading source '{config.data.source}' {params}")
+    return SOURCES.create(config.data.source, where="data", **params)
+
+
+def _checked(data: Dataset, task) -> Dataset:
+    """Finite inputs and targets that fit the task, or a one-line error."""
+    data.check_finite()
+    if "y" not in data:
+        raise UserError(f"{data.name}: no targets 'y' to learn from")
+    return data.with_arrays(y=task.check_targets(np.asarray(data.y), f"{data.name} targets"))
+
+
+def _run_method(entry, task, parts: dict[str, Dataset], config: ExperimentConfig, directory: Path,
+                callbacks: list, resuming: bool, say, module: Any = None) -> MethodResult:
+    method_dir = directory / entry.name
+    if resuming and (method_dir / "metrics.json").exists():
+        say(f"{entry.name}: finished in the earlier run, kept")
+        return _reload(entry, task, method_dir)
+    method_dir.mkdir(exist_ok=True)
+    train, valid = parts["train"], parts["valid"]
+    start = time.perf_counter()
+    if entry.is_network:
+        estimator = _network(entry, task, train, config.data.standardize, module)
+        resume = resuming and (method_dir / "checkpoint.safetensors").exists()
+        say(f"{entry.name}: training {entry.model} ({_count(estimator.model)} parameters)"
+            + (" — resuming from its checkpoint" if resume else ""))
+        estimator.fit(train, valid, directory=method_dir, callbacks=callbacks, resume=resume, label=entry.name)
+        estimator.save(method_dir)
+    else:
+        from quanta.methods import METHODS
+        from quanta.train.network import write_history
+
+        say(f"{entry.name}: fitting {entry.method}")
+        estimator = METHODS.create(entry.method, where=f"{entry.name}.params", **entry.params)
+        estimator.fit(train, valid, task)
+        estimator.save(method_dir)
+        write_history(method_dir / "history.jsonl", estimator.history)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = _score(estimator, task, parts, method_dir)
+    seconds = {"fit": fit_seconds, "predict": time.perf_counter() - start}
+    (method_dir / "metrics.json").write_text(json.dumps({**metrics, "seconds": seconds}, indent=1))
+    return MethodResult(entry.name, estimator, method_dir, metrics, list(estimator.history), seconds)
+
+
+def _network(entry, task, train: Dataset, standardize: bool, module: Any = None):
+    from quanta.train.config import TrainConfig
+    from quanta.train.network import Network, build_model
+
+    if entry.model == MODULE:
+        if module is None:
+            raise UserError(f"{entry.name}: model 'module' is a torch.nn.Module passed from Python (quanta.fit)")
+        return Network(module, task, TrainConfig(**entry.train), standardize=standardize, spec=None)
+    import torch
+
+    out_features = task.out_features(train.y)
+    torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
+    model = build_model(entry.model, entry.params, train.input_shape, out_features, where=f"{entry.name}.params")
+    spec = {"model": entry.model, "params": entry.params, "input_shape": list(train.input_shape),
+            "out_features": out_features}
+    return Network(model, task, TrainConfig(**entry.train), standardize=standardize, spec=spec)
+
+
+def _count(model) -> str:
+    return f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,}"
+
+
+def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict[str, dict[str, float]]:
+    """Predict every split, save the predictions, return the metrics per split."""
+    from quanta.evaluate import metrics_for
+
+    arrays: dict[str, np.ndarray] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for name in SPLITS:
+        part = parts[name]
+        if len(part) == 0:
+            continue
+        score = estimator.predict(part)
+        weight = part.arrays.get("weight")
+        arrays[f"{name}_y"], arrays[f"{name}_score"] = part.y, score
+        if weight is not None:
+            arrays[f"{name}_weight"] = weight
+        metrics[name] = metrics_for(task.name, part.y, score, weight)
+    np.savez(method_dir / PREDICTIONS, **arrays)
+    return metrics
+
+
+def _reload(entry, task, method_dir: Path) -> MethodResult:
+    from quanta.train.network import Network, read_history
+
+    if entry.is_network:
+        estimator = Network.load(method_dir)
+    else:
+        from quanta.methods import METHODS
+
+        estimator = METHODS.get(entry.method).load(method_dir)
+    stored = json.loads((method_dir / "metrics.json").read_text())
+    seconds = stored.pop("seconds", {})
+    history = read_history(method_dir / "history.jsonl")
+    estimator.history = history
+    return MethodResult(entry.name, estimator, method_dir, stored, history, seconds)
+
+
+def _summary(run: ExperimentRun, task) -> str:
+    """A plain-text metrics table of the test split."""
+    rows = [(name, result.metrics.get("test", {})) for name, result in run.results.items()]
+    keys = list(rows[0][1]) if rows else []
+    width = max([len(n) for n, _ in rows] + [6])
+    lines = ["test metrics:", "  " + "method".ljust(width) + "".join(k.rjust(18) for k in keys)]
+    for name, values in rows:
+        lines.append("  " + name.ljust(width) + "".join(f"{values.get(k, float('nan')):18.4f}" for k in keys))
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""The contract of a classical method: fit, predict, save, load.
+
+Subclasses take their hyperparameters as keyword arguments with defaults and
+only store them in ``__init__``; what is learned in ``fit`` ends in ``_``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quanta.data.dataset import Dataset
+from quanta.tasks.base import Task
+
+
+class Method:
+    """Base class of classical methods (boosted trees, SVMs, ...)."""
+
+    #: per-round records (like a network's epochs), filled by ``fit`` if the method has rounds
+    history: list[dict[str, Any]]
+
+    def fit(self, train: Dataset, valid: Dataset | None, task: Task) -> Method:
+        raise NotImplementedError
+
+    def predict(self, data: Dataset) -> np.ndarray:
+        """Task scores, in the same form a network's ``predict`` returns."""
+        raise NotImplementedError
+
+    def save(self, directory: str | Path) -> Path:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Method:
+        raise NotImplementedError
+
+    def _check_fitted(self, attribute: str) -> None:
+        if not hasattr(self, attribute):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+
+
+def table(data: Dataset) -> np.ndarray:
+    """Inputs as a 2-D table [N, F] (images and sets are flattened)."""
+    x = data.x
+    return x.reshape(len(x), -1) if x.ndim > 2 else x

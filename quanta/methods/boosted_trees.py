@@ -1,0 +1,138 @@
+"""Gradient-boosted decision trees with XGBoost, the BDT of the HEP toolbox.
+
+References: J. H. Friedman, "Greedy function approximation: a gradient
+boosting machine", Ann. Statist. 29 (2001); T. Chen and C. Guestrin, "XGBoost:
+a scalable tree boosting system", KDD 2016.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from quanta.data.dataset import Dataset
+from quanta.errors import UserError
+from quanta.methods.base import Method, table
+from quanta.tasks.base import Task
+
+OBJECTIVES = {
+    "binary": ("binary:logistic", "logloss"),
+    "multiclass": ("multi:softprob", "mlogloss"),
+    "regression": ("reg:squarederror", "rmse"),
+}
+MODEL_FILE = "boosted_trees.json"
+
+
+class BoostedTrees(Method):
+    """Gradient-boosted decision trees (XGBoost, histogram algorithm) for tabular features
+
+    Each round adds a depth-limited regression tree fitted to the gradient of
+    the loss; the learning rate shrinks each tree's contribution. When a
+    validation split is given, boosting stops after ``early_stopping_rounds``
+    rounds without improvement of the validation loss and keeps the best round.
+
+    Args:
+        n_estimators: maximum number of boosting rounds (trees).
+        max_depth: maximum depth of each tree.
+        learning_rate: shrinkage of each tree's contribution.
+        subsample: fraction of the training samples drawn for each tree.
+        colsample_bytree: fraction of the features drawn for each tree.
+        min_child_weight: minimum sum of Hessian weights in a leaf (regularises).
+        reg_lambda: L2 penalty on leaf values.
+        early_stopping_rounds: rounds without validation improvement before stopping (0: never).
+        n_jobs: threads (0: all cores).
+        seed: random seed for subsampling.
+    """
+
+    def __init__(self, n_estimators: int = 500, max_depth: int = 4, learning_rate: float = 0.1,
+                 subsample: float = 1.0, colsample_bytree: float = 1.0, min_child_weight: float = 1.0,
+                 reg_lambda: float = 1.0, early_stopping_rounds: int = 30, n_jobs: int = 0, seed: int = 1):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.n_jobs = n_jobs
+        self.seed = seed
+        self.history = []
+
+    def _check(self) -> None:
+        for name in ("n_estimators", "max_depth"):
+            if getattr(self, name) < 1:
+                raise UserError(f"boosted_trees.{name}: expected a positive integer, received {getattr(self, name)}")
+        for name in ("subsample", "colsample_bytree"):
+            if not 0 < getattr(self, name) <= 1:
+                raise UserError(f"boosted_trees.{name}: expected a fraction in (0, 1], received {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise UserError(f"boosted_trees.learning_rate: expected a positive number, received {self.learning_rate}")
+
+    def fit(self, train: Dataset, valid: Dataset | None, task: Task) -> BoostedTrees:
+        import xgboost
+
+        self._check()
+        if task.name not in OBJECTIVES:
+            raise UserError(f"boosted_trees: task '{task.name}' is not supported; allowed: {', '.join(OBJECTIVES)}")
+        objective, metric = OBJECTIVES[task.name]
+        params = {
+            "objective": objective, "eval_metric": metric, "tree_method": "hist",
+            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda, "seed": self.seed, "nthread": self.n_jobs or 0,
+        }
+        if task.name == "multiclass":
+            params["num_class"] = int(train.y.max()) + 1
+        matrix = xgboost.DMatrix(table(train), label=train.y, weight=train.arrays.get("weight"))
+        evals = [(matrix, "train")]
+        if valid is not None and len(valid):
+            evals.append((xgboost.DMatrix(table(valid), label=valid.y, weight=valid.arrays.get("weight")), "valid"))
+        record: dict = {}
+        stopping = self.early_stopping_rounds if len(evals) > 1 and self.early_stopping_rounds > 0 else None
+        self.booster_ = xgboost.train(params, matrix, num_boost_round=self.n_estimators, evals=evals,
+                                      evals_result=record, early_stopping_rounds=stopping, verbose_eval=False)
+        self.task_ = task.name
+        rounds = len(record["train"][metric])
+        self.history = [
+            {"epoch": i + 1, "train_loss": record["train"][metric][i],
+             **({"valid_loss": record["valid"][metric][i]} if "valid" in record else {})}
+            for i in range(rounds)
+        ]
+        self.best_round_ = int(self.booster_.best_iteration) if stopping else rounds - 1
+        return self
+
+    def predict(self, data: Dataset) -> np.ndarray:
+        import xgboost
+
+        self._check_fitted("booster_")
+        matrix = xgboost.DMatrix(table(data))
+        score = self.booster_.predict(matrix, iteration_range=(0, self.best_round_ + 1))
+        return score.astype(np.float32)
+
+    def save(self, directory: str | Path) -> Path:
+        self._check_fitted("booster_")
+        path = Path(directory) / MODEL_FILE
+        self.booster_.save_model(str(path))  # XGBoost's JSON format: data only, no code
+        (Path(directory) / "boosted_trees.meta.json").write_text(
+            json.dumps({"task": self.task_, "best_round": self.best_round_}))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BoostedTrees:
+        import xgboost
+
+        path = Path(directory) / MODEL_FILE
+        if not path.exists():
+            raise UserError(f"{path}: no saved boosted trees here")
+        method = cls()
+        method.booster_ = xgboost.Booster()
+        try:
+            method.booster_.load_model(str(path))
+            meta = json.loads((Path(directory) / "boosted_trees.meta.json").read_text())
+        except (xgboost.core.XGBoostError, OSError, ValueError) as error:
+            raise UserError(f"{path}: cannot read saved boosted trees ({error})") from None
+        method.task_, method.best_round_ = meta["task"], meta["best_round"]
+        return method

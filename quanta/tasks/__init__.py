@@ -1,0 +1,25 @@
+"""Tasks: what is learned — output size, target checks, loss, scores and metrics.
+
+A task owns the loss and the training step; the trainer does not special-case
+any task. ``quanta tasks`` lists them.
+"""
+
+from __future__ import annotations
+
+from quanta.registry import Registry
+
+TASKS = Registry("task", listing="quanta tasks")
+TASKS.declare("binary", "quanta.tasks.binary:Binary",
+              "Two-class classification (signal 1 vs background 0): one logit, BCE loss, AUC")
+TASKS.declare("multiclass", "quanta.tasks.multiclass:Multiclass",
+              "K-class classification: K logits, cross-entropy loss, accuracy")
+TASKS.declare("regression", "quanta.tasks.regression:Regression",
+              "Regression of one or more real targets: mean squared error loss")
+
+
+def register(name: str, description: str | None = None):
+    """Decorator registering a user task (a subclass of :class:`quanta.tasks.base.Task`)."""
+    return TASKS.register(name, description)
+
+
+__all__ = ["TASKS", "register"]

@@ -1,0 +1,1 @@
+"""Training: the loop, optimisers, schedules, callbacks, checkpoints, devices."""

@@ -1,0 +1,198 @@
+"""The training loop: one loop for every task.
+
+Each epoch draws a permutation from a generator seeded by (seed, epoch), so
+the batch order does not depend on what ran before; dropout draws from
+torch's global RNG, whose state is saved in every checkpoint. Together with
+the optimiser, schedule and callback states this makes a resumed run continue
+bit-for-bit (on the same device and PyTorch build).
+
+The hot loop does no device sync: the training loss is summed on the device
+and read once per epoch, with the validation metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from quanta.data.batching import DeviceData
+from quanta.tasks.base import Task
+from quanta.train.callbacks import Callback
+from quanta.train.checkpoint import (
+    capture_rng,
+    flatten_state,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+    unflatten_state,
+)
+from quanta.train.config import TrainConfig
+from quanta.train.device import autocast, autocast_dtype
+from quanta.train.optim import build_optimizer, build_schedule
+
+
+class TrainingInterrupted(Exception):
+    """Training was stopped by Ctrl-C; the last epoch's checkpoint is on disk."""
+
+    def __init__(self, epoch: int, checkpoint: Path | None):
+        super().__init__(f"training interrupted after epoch {epoch}")
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+
+
+class Trainer:
+    """Trains ``model`` for ``task`` with the options of ``config``.
+
+    Args:
+        model: any ``torch.nn.Module``; it is moved to the configured device.
+        task: the task that owns loss, scores and validation metrics.
+        config: training options.
+        device: the resolved device.
+        inputs: names of the batch arrays passed to ``model.forward``, in order.
+        callbacks: hooks, called in the given order (see ``callbacks.py``).
+        extra_state: tensors saved into every checkpoint unchanged (fitted transforms).
+    """
+
+    def __init__(self, model: torch.nn.Module, task: Task, config: TrainConfig, device: torch.device,
+                 inputs: tuple[str, ...] = ("x",), callbacks: list[Callback] | None = None,
+                 extra_state: dict[str, torch.Tensor] | None = None):
+        self.model = model.to(device)
+        self.task = task
+        self.config = config
+        self.device = device
+        self.inputs = inputs
+        self.callbacks = list(callbacks or [])
+        self.extra_state = extra_state or {}
+        self.optimizer = build_optimizer(self.model.parameters(), config, device)
+        self.schedule = build_schedule(self.optimizer, config)
+        self.amp_dtype = autocast_dtype(device, config.precision)
+        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimiser steps taken
+        self.history: list[dict[str, Any]] = []
+        self.should_stop = False
+        self.best_epoch: int | None = None
+
+    # -- the loop ----------------------------------------------------------------
+    def fit(self, train: DeviceData, valid: DeviceData | None = None) -> Trainer:
+        """Train until ``config.epochs`` or early stopping; returns self."""
+        config, model, optimizer = self.config, self.forward_model, self.optimizer
+        task, inputs, callbacks = self.task, self.inputs, self.callbacks
+        clip = config.clip_grad_norm
+        for callback in callbacks:
+            callback.on_fit_start(self)
+        try:
+            for epoch in range(self.epoch + 1, config.epochs + 1):
+                if self.should_stop:
+                    break
+                for callback in callbacks:
+                    callback.on_epoch_start(self, epoch)
+                self.model.train()
+                generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+                loss_sum = torch.zeros((), device=self.device)
+                batches = 0
+                start = time.perf_counter()
+                for batch in train.batches(config.batch_size, generator):
+                    with autocast(self.device, self.amp_dtype):
+                        loss = task.training_loss(model, batch, inputs)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                    optimizer.step()
+                    loss_sum += loss.detach()
+                    for callback in callbacks:
+                        callback.on_batch_end(self, batches)
+                    batches += 1
+                self.step += batches
+                train_loss = (loss_sum / max(batches, 1)).item()  # the epoch's one sync
+                seconds = time.perf_counter() - start
+                logs: dict[str, Any] = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "train_seconds": seconds,
+                    "samples_per_second": len(train) / max(seconds, 1e-12),
+                }
+                if self.schedule is not None:
+                    self.schedule.step()
+                if valid is not None and len(valid) > 0:
+                    logs.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
+                self.epoch = epoch
+                self.history.append(logs)
+                for callback in callbacks:
+                    callback.on_epoch_end(self, epoch, logs)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(self.epoch, None) from None
+        for callback in callbacks:
+            callback.on_fit_end(self)
+        return self
+
+    @torch.no_grad()
+    def outputs(self, data: DeviceData, batch_size: int = 8192) -> torch.Tensor:
+        """Model outputs for every sample of ``data``, in order, on the device."""
+        self.model.eval()
+        chunks = []
+        for batch in data.in_order(batch_size):
+            with autocast(self.device, self.amp_dtype):
+                chunks.append(self.forward_model(*(batch[name] for name in self.inputs)).float())
+        return torch.cat(chunks)
+
+    def evaluate(self, data: DeviceData) -> dict[str, float]:
+        """The task's metrics on ``data`` (one device sync)."""
+        output = self.outputs(data)
+        metrics = self.task.metrics(output, data.tensors["y"], data.tensors.get("weight"))
+        values = torch.stack([v.float() for v in metrics.values()]).tolist()
+        return dict(zip(metrics, values))
+
+    # -- checkpoints -----------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write everything needed to continue bit-for-bit to ``path`` (atomically)."""
+        tensors: dict[str, torch.Tensor] = {}
+        tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
+        optim_tensors, optim_skeleton = flatten_state(self.optimizer.state_dict(), "optimizer")
+        tensors.update(optim_tensors)
+        schedule_skeleton = None
+        if self.schedule is not None:
+            schedule_tensors, schedule_skeleton = flatten_state(self.schedule.state_dict(), "schedule")
+            tensors.update(schedule_tensors)
+        rng_tensors, rng_meta = capture_rng()
+        tensors.update({f"rng.{k}": v for k, v in rng_tensors.items()})
+        tensors.update({f"extra.{k}": v for k, v in self.extra_state.items()})
+        callback_meta = {}
+        for callback in self.callbacks:
+            if callback.state_key:
+                c_tensors, c_meta = callback.state()
+                tensors.update({f"{callback.state_key}.{k}": v for k, v in c_tensors.items()})
+                callback_meta[callback.state_key] = c_meta
+        meta = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+            "optimizer": optim_skeleton,
+            "schedule": schedule_skeleton,
+            "rng": rng_meta,
+            "callbacks": callback_meta,
+            "config": self.config.to_dict(),
+        }
+        save_checkpoint(path, {k: v.detach().contiguous() for k, v in tensors.items()}, meta)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restore the state written by :meth:`save_checkpoint`."""
+        tensors, meta = load_checkpoint(path)
+
+        def part(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+        self.model.load_state_dict(part("model"))
+        self.optimizer.load_state_dict(unflatten_state(tensors, meta["optimizer"], "optimizer"))
+        if self.schedule is not None and meta["schedule"] is not None:
+            self.schedule.load_state_dict(unflatten_state(tensors, meta["schedule"], "schedule"))
+        for callback in self.callbacks:
+            if callback.state_key and callback.state_key in meta["callbacks"]:
+                callback.load_state(part(callback.state_key), meta["callbacks"][callback.state_key])
+        restore_rng(part("rng"), meta["rng"])
+        self.epoch, self.step, self.history = meta["epoch"], meta["step"], meta["history"]

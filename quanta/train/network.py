@@ -1,0 +1,186 @@
+"""A network method: a model, its task and its fitted transform, trained as one.
+
+This is what an experiment runs for a ``model:`` entry, and what
+``quanta.fit`` returns inside its Run. It has the same ``fit``/``predict``
+surface as the classical methods in ``quanta.methods``:
+
+- ``fit(train, valid)`` fits the input transform on ``train`` only, then trains;
+- ``predict(data)`` applies the saved transform and returns task scores;
+- ``save(directory)`` / ``Network.load(directory)`` keep weights, transform
+  and the model's name and parameters in one safetensors file (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from quanta.data.batching import DeviceData
+from quanta.data.dataset import Dataset
+from quanta.data.transforms import Standardize
+from quanta.errors import UserError
+from quanta.models import DATA_ARGUMENTS, MODELS
+from quanta.registry import validate_params
+from quanta.tasks import TASKS
+from quanta.tasks.base import Task
+from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
+from quanta.train.checkpoint import load_checkpoint, save_checkpoint
+from quanta.train.config import TrainConfig
+from quanta.train.device import resolve_device
+from quanta.train.loop import Trainer, TrainingInterrupted
+from quanta.train.progress import Progress
+
+MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+def build_model(name: str, params: dict[str, Any], input_shape: tuple[int, ...], out_features: int,
+                where: str) -> torch.nn.Module:
+    """Registered model ``name`` built for data of ``input_shape`` and ``out_features`` outputs."""
+    cls = MODELS.get(name)
+    checked = validate_params(cls, params, where, supplied=DATA_ARGUMENTS)
+    return cls.for_data(tuple(input_shape), out_features, **checked)
+
+
+class Network:
+    """A model trained for a task, with the input transform fitted on its training split.
+
+    Args:
+        model: a built ``torch.nn.Module`` (its ``inputs`` attribute, if any, names
+            the batch arrays its forward takes; default ``("x",)``).
+        task: the task (``quanta.tasks``).
+        config: training options.
+        standardize: fit a :class:`Standardize` transform on the training inputs.
+        spec: ``{"model": name, "params": {...}}`` for a registered model, so that
+            :meth:`load` can rebuild it; None for a user module.
+    """
+
+    def __init__(self, model: torch.nn.Module, task: Task, config: TrainConfig | None = None,
+                 standardize: bool = True, spec: dict[str, Any] | None = None):
+        self.model = model
+        self.task = task
+        self.config = config or TrainConfig()
+        self.standardize = standardize
+        self.spec = spec
+        self.inputs: tuple[str, ...] = tuple(getattr(model, "inputs", ("x",)))
+        self.transform: Standardize | None = None
+        self.history: list[dict[str, Any]] = []
+        self.device = resolve_device(self.config.device)
+        self.trainer: Trainer | None = None
+
+    # -- training ---------------------------------------------------------------
+    def _device_data(self, data: Dataset, with_targets: bool = True) -> DeviceData:
+        names = tuple(n for n in (*self.inputs, "y", "weight")
+                      if n in data and (with_targets or n not in ("y", "weight")))
+        return DeviceData(data, self.device, names)
+
+    def fit(self, train: Dataset, valid: Dataset | None = None, directory: str | Path | None = None,
+            callbacks: list[Callback] | None = None, resume: bool = False, label: str = "network") -> Network:
+        """Fit the transform on ``train``, then train; checkpoints go to ``directory``.
+
+        With ``resume=True`` training continues from ``directory``'s checkpoint.
+        """
+        torch.manual_seed(self.config.seed)
+        if self.standardize:
+            self.transform = Standardize().fit(train)
+            train = self.transform.apply(train)
+            valid = self.transform.apply(valid) if valid is not None and len(valid) else valid
+        train_data = self._device_data(train)
+        valid_data = self._device_data(valid) if valid is not None and len(valid) else None
+        directory = Path(directory) if directory else None
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        hooks: list[Callback] = [History(directory / "history.jsonl" if directory else None)]
+        if valid_data is not None:
+            hooks.append(EarlyStopping(self.config.patience))
+        checkpoint = directory / CHECKPOINT_FILE if directory else None
+        if checkpoint is not None:
+            hooks.append(Checkpoint(checkpoint))
+        if self.config.progress:
+            batches = -(-len(train) // self.config.batch_size)
+            hooks.append(Progress(label, self.config.epochs, batches, self.config.batch_size, self.task.monitor))
+        hooks.extend(callbacks or [])
+        self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs, hooks,
+                               extra_state=self._transform_tensors())
+        if resume:
+            if checkpoint is None or not checkpoint.exists():
+                raise UserError(f"{directory}: no checkpoint to resume from ({CHECKPOINT_FILE} is missing)")
+            self.trainer.load_checkpoint(checkpoint)
+        if directory is not None:  # the history file restarts from what the checkpoint holds
+            write_history(directory / "history.jsonl", self.trainer.history)
+        try:
+            self.trainer.fit(train_data, valid_data)
+        except TrainingInterrupted as stop:
+            stop.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
+            raise
+        self.history = self.trainer.history
+        return self
+
+    # -- prediction -------------------------------------------------------------
+    def _prepared(self, data: Dataset) -> Dataset:
+        return self.transform.apply(data) if self.transform is not None else data
+
+    def predict(self, data: Dataset, batch_size: int = 8192) -> np.ndarray:
+        """Task scores for ``data`` (signal probability, class probabilities or values)."""
+        device_data = self._device_data(self._prepared(data), with_targets=False)
+        if self.trainer is None:
+            self.model.to(self.device)
+            self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs)
+        output = self.trainer.outputs(device_data, batch_size)
+        return self.task.scores(output).cpu().numpy()
+
+    # -- persistence ------------------------------------------------------------
+    def _transform_tensors(self) -> dict[str, torch.Tensor]:
+        if self.transform is None:
+            return {}
+        return {f"transform.{k}": torch.as_tensor(v) for k, v in self.transform.state().items()}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write weights, transform and spec to ``directory/model.safetensors``."""
+        path = Path(directory) / MODEL_FILE
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        tensors.update(self._transform_tensors())
+        meta = {"spec": self.spec, "task": self.task.name, "inputs": list(self.inputs),
+                "standardize": self.transform is not None, "config": self.config.to_dict()}
+        save_checkpoint(path, tensors, meta)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path, model: torch.nn.Module | None = None, device: str = "auto") -> Network:
+        """Rebuild a saved network; ``model`` is needed only for a user (unregistered) module."""
+        path = Path(directory) / MODEL_FILE
+        tensors, meta = load_checkpoint(path)
+        spec = meta["spec"]
+        if model is None:
+            if spec is None:
+                raise UserError(f"{path}: the network is a user module; pass model= to load it")
+            model = build_model(spec["model"], spec["params"], tuple(spec["input_shape"]),
+                                spec["out_features"], where=str(path))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        config = TrainConfig(**{**meta["config"], "device": device, "progress": False})
+        network = cls(model, TASKS.create(meta["task"]), config, meta["standardize"], spec)
+        transform = {k[10:]: v.numpy() for k, v in tensors.items() if k.startswith("transform.")}
+        network.transform = Standardize.from_state(transform) if transform else None
+        return network
+
+
+def describe(network: Network) -> str:
+    """One line: the model's class and its number of trainable parameters."""
+    count = sum(p.numel() for p in network.model.parameters() if p.requires_grad)
+    return f"{type(network.model).__name__} with {count:,} trainable parameters"
+
+
+def write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(record) + "\n" for record in history))
+
+
+def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """The epochs of a ``history.jsonl`` file."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,30 @@
+"""Shared fixtures: a private data cache per test session, small synthetic data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Generated data goes to a fresh cache folder, never the user's."""
+    folder = tmp_path_factory.mktemp("quanta-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("QUANTA_CACHE", str(folder))
+    yield folder
+    patch.undo()
+
+
+def xor_clouds(n: int = 2000, seed: int = 0, noise: float = 0.15):
+    """Noisy XOR: four Gaussian clouds at (+-1, +-1); label 1 where the signs differ."""
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 2, size=(n, 2))
+    x = (2 * centres - 1 + noise * rng.normal(size=(n, 2))).astype(np.float32)
+    y = (centres[:, 0] != centres[:, 1]).astype(np.int64)
+    return x, y
+
+
+@pytest.fixture
+def xor():
+    return xor_clouds()

@@ -1,0 +1,74 @@
+"""quanta.fit end to end on small synthetic problems (the lecture examples)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import quanta
+from quanta.errors import UserError
+from tests.conftest import xor_clouds
+
+
+def test_mlp_learns_xor_and_a_linear_model_cannot(tmp_path):
+    x, y = xor_clouds()
+    common = dict(task="binary", epochs=60, batch_size=64, lr=0.01, patience=0, out=tmp_path, verbose=False)
+    hidden = quanta.fit("mlp", (x, y), params={"hidden": [8], "activation": "tanh"}, **common)
+    linear = quanta.fit("mlp", (x, y), params={"hidden": []}, name="linear", **common)
+    assert hidden.metrics["test"]["accuracy"] >= 0.97
+    assert linear.metrics["test"]["accuracy"] <= 0.70  # a line cannot separate XOR
+    assert hidden.metrics["test"]["auc"] >= 0.99
+
+
+def lecture_function(x):
+    return 0.2 + 0.4 * x**3 + 0.3 * x * np.sin(15 * x) + 0.05 * np.cos(20 * x)
+
+
+def test_regression_fits_the_lecture_function(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, size=(4000, 1)).astype(np.float32)
+    y = lecture_function(x[:, 0]).astype(np.float32)
+    run = quanta.fit("mlp", (x, y), task="regression", params={"hidden": [128]}, epochs=150, batch_size=64,
+                     lr=3e-3, schedule="cosine", patience=0, out=tmp_path, verbose=False)
+    # the function's variance is ~0.03; a 1-128-1 ReLU network follows the wiggles closely
+    assert run.metrics["test"]["mse"] < 2e-3, run.metrics["test"]
+
+
+def test_fit_accepts_any_torch_module_and_predicts(tmp_path, xor):
+    x, y = xor
+    module = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    run = quanta.fit(module, (x, y), task="binary", epochs=40, lr=0.01, out=tmp_path, verbose=False)
+    assert run.metrics["test"]["auc"] > 0.98
+    scores = run.predict(x[:5])
+    assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
+    assert (run.directory / "report.html").exists()
+
+
+def test_fit_boosted_trees_on_arrays(tmp_path, xor):
+    run = quanta.fit("boosted_trees", xor, task="binary", out=tmp_path, verbose=False)
+    assert run.metrics["test"]["auc"] > 0.98
+    assert run.history and "train_loss" in run.history[0]
+
+
+def test_fit_multiclass(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=1500)
+    x = (np.eye(3)[y] * 3 + rng.normal(size=(1500, 3))).astype(np.float32)
+    run = quanta.fit("mlp", (x, y), task="multiclass", epochs=20, out=tmp_path, verbose=False)
+    assert run.metrics["test"]["accuracy"] > 0.85
+    assert run.predict(x[:4]).shape == (4, 3)
+
+
+def test_fit_rejects_bad_inputs(tmp_path, xor):
+    x, y = xor
+    with pytest.raises(UserError, match="unknown model 'mpl'; did you mean 'mlp'"):
+        quanta.fit("mpl", (x, y), out=tmp_path, verbose=False)
+    with pytest.raises(UserError, match="task 'binary' needs labels 0 and 1"):
+        quanta.fit("mlp", (x, y + 1), out=tmp_path, verbose=False)
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(UserError, match="1 NaN"):
+        quanta.fit("mlp", (bad, y), out=tmp_path, verbose=False)
+    with pytest.raises(UserError, match="epochs"):
+        quanta.fit("mlp", (x, y), epochs=0, out=tmp_path, verbose=False)
