@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from quanta.config import MODULE
 from quanta.data.dataset import Dataset, from_arrays
 from quanta.errors import UserError
-from quanta.config import MODULE
 from quanta.experiment import ExperimentRun, MethodResult, run_experiment
 
 

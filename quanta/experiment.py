@@ -15,13 +15,20 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from quanta.config import ARRAYS, MODULE, ExperimentConfig, default_experiment_path, read_experiment, resolve, to_yaml
+from quanta.config import (
+    ARRAYS,
+    MODULE,
+    ExperimentConfig,
+    default_experiment_path,
+    read_experiment,
+    resolve,
+    to_yaml,
+)
 from quanta.data.dataset import Dataset
 from quanta.data.split import SPLITS, split
 from quanta.errors import UserError

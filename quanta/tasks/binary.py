@@ -57,11 +57,11 @@ def roc_auc(score: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | Non
     """
     order = torch.argsort(score)
     score, label = score[order], label[order].float()
-    w = torch.ones_like(score) if weight is None else weight[order].float()
+    w = torch.ones_like(label) if weight is None else weight[order].float()
     w_sig, w_bkg = w * label, w * (1 - label)
     # background weight strictly below each score, plus half the tied background weight
     unique, inverse = torch.unique_consecutive(score, return_inverse=True)
-    bkg_per_value = torch.zeros(len(unique), device=score.device).index_add_(0, inverse, w_bkg)
+    bkg_per_value = torch.zeros(len(unique), device=score.device, dtype=w.dtype).index_add_(0, inverse, w_bkg)
     below = torch.cumsum(bkg_per_value, 0) - bkg_per_value
     credit = below[inverse] + 0.5 * bkg_per_value[inverse]
     return (w_sig * credit).sum() / (w_sig.sum() * w_bkg.sum()).clamp_min(1e-12)

@@ -146,7 +146,7 @@ class Trainer:
         output = self.outputs(data)
         metrics = self.task.metrics(output, data.tensors["y"], data.tensors.get("weight"))
         values = torch.stack([v.float() for v in metrics.values()]).tolist()
-        return dict(zip(metrics, values))
+        return dict(zip(metrics, values, strict=True))
 
     # -- checkpoints -----------------------------------------------------------------
     def save_checkpoint(self, path: str | Path) -> None:

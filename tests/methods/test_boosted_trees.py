@@ -1,0 +1,62 @@
+"""Boosted trees: learns, stops early on validation, saves as JSON and reloads identically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quanta.data.dataset import from_arrays
+from quanta.errors import UserError
+from quanta.methods import METHODS
+from quanta.tasks import TASKS
+from tests.conftest import xor_clouds
+
+
+def split_xor():
+    x, y = xor_clouds(1200)
+    data = from_arrays(x, y)
+    return data.subset(np.arange(800)), data.subset(np.arange(800, 1000)), data.subset(np.arange(1000, 1200))
+
+
+def test_learns_xor_and_round_trips(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    train, valid, test = split_xor()
+    bdt = METHODS.create("boosted_trees", n_estimators=300, early_stopping_rounds=10)
+    bdt.fit(train, valid, TASKS.create("binary"))
+    score = bdt.predict(test)
+    assert roc_auc_score(test.y, score) > 0.98
+    assert len(bdt.history) < 300  # stopped early on the validation loss
+    bdt.save(tmp_path)
+    text = (tmp_path / "boosted_trees.json").read_text()
+    assert text.startswith("{")  # JSON, not a pickle
+    again = type(bdt).load(tmp_path)
+    assert np.array_equal(again.predict(test), score)
+
+
+def test_multiclass_and_regression():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    x = (np.eye(3)[y] * 2 + rng.normal(size=(600, 3))).astype(np.float32)
+    data = from_arrays(x, y)
+    bdt = METHODS.create("boosted_trees", n_estimators=50).fit(data, None, TASKS.create("multiclass"))
+    assert bdt.predict(data).shape == (600, 3)
+    target = (x[:, 0] * 2 + x[:, 1]).astype(np.float32)
+    reg = METHODS.create("boosted_trees", n_estimators=200).fit(from_arrays(x, target), None, TASKS.create("regression"))
+    assert np.mean((reg.predict(data) - target) ** 2) < 0.1
+
+
+def test_errors(tmp_path):
+    train, valid, _ = split_xor()
+    with pytest.raises(UserError, match="subsample"):
+        METHODS.create("boosted_trees", subsample=1.5).fit(train, valid, TASKS.create("binary"))
+    with pytest.raises(UserError, match="unknown parameter 'depth'; did you mean 'max_depth'"):
+        METHODS.create("boosted_trees", depth=3)
+    with pytest.raises(UserError, match="no saved boosted trees"):
+        METHODS.get("boosted_trees").load(tmp_path)
+    (tmp_path / "boosted_trees.json").write_bytes(b"\x80\x04garbage")
+    (tmp_path / "boosted_trees.meta.json").write_text("{}")
+    with pytest.raises(UserError, match="cannot read"):
+        METHODS.get("boosted_trees").load(tmp_path)
+    with pytest.raises(RuntimeError, match="call fit first"):
+        METHODS.create("boosted_trees").predict(train)
