@@ -1,0 +1,217 @@
+"""Binary classification metrics in the language of a signal/background search.
+
+A classifier gives each event a score; a cut ``score >= t`` keeps some of the
+signal (label 1) and some of the background (label 0). Sweeping ``t`` traces
+the ROC curve as physicists draw it: signal efficiency ``eps_S`` (true
+positive rate) against background efficiency ``eps_B`` (false positive rate).
+The figure of merit at a working point is the background rejection
+``1 / eps_B`` at a fixed ``eps_S`` — how many background events one must
+simulate to see one pass the cut.
+
+Every function takes optional per-sample weights (cross-section or generator
+weights; negative weights enter the sums with their sign). The overtraining
+check compares train and test score distributions with a Kolmogorov-Smirnov
+test, as TMVA does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from quanta.errors import UserError
+from quanta.evaluate._inputs import as_finite, as_labels, as_weight, same_length
+
+#: Signal efficiencies at which :func:`binary_metrics` reports the background rejection.
+WORKING_POINTS = (0.3, 0.5)
+
+
+def _binary_inputs(
+    y: ArrayLike, score: ArrayLike, weight: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    labels = as_labels("y", y)
+    if np.any(labels > 1):
+        raise UserError("y: binary labels must be 0 (background) or 1 (signal)")
+    s = as_finite("score", score)
+    n = same_length(y=labels, score=s)
+    return labels, s, as_weight(weight, n)
+
+
+def roc_curve(
+    y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve as ``(signal efficiency, background efficiency, thresholds)``.
+
+    Point ``i`` is the cut ``score >= thresholds[i]``; thresholds decrease
+    from ``+inf`` (nothing passes, the point (0, 0)) to the lowest score
+    (everything passes, the point (1, 1)). Events with equal scores move
+    together, so a tie is one diagonal step, as in scikit-learn.
+
+    Args:
+        y: int[N] or bool[N] labels, 1 = signal, 0 = background.
+        score: float[N], larger means more signal-like (a probability or any
+            monotone discriminant such as a BDT output).
+        weight: optional float[N] per-event weights.
+
+    Returns:
+        eff_s, eff_b, thresholds: float[M] each, M <= N + 1.
+    """
+    labels, s, w = _binary_inputs(y, score, weight)
+    total_s = float(np.sum(w[labels == 1]))
+    total_b = float(np.sum(w[labels == 0]))
+    if total_s == 0 or total_b == 0:
+        missing = "signal (y=1)" if total_s == 0 else "background (y=0)"
+        raise UserError(f"ROC curve: no {missing} events (or their weights sum to 0)")
+
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted = s[order]
+    w_sig = np.where(labels[order] == 1, w[order], 0.0)
+    w_bkg = np.where(labels[order] == 0, w[order], 0.0)
+    # keep the last event of each group of equal scores: a cut cannot split a tie
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
+    passed_s = np.cumsum(w_sig)[last_of_tie]
+    passed_b = np.cumsum(w_bkg)[last_of_tie]
+
+    eff_s = np.r_[0.0, passed_s / total_s]
+    eff_b = np.r_[0.0, passed_b / total_b]
+    thresholds = np.r_[np.inf, s_sorted[last_of_tie]]
+    return eff_s, eff_b, thresholds
+
+
+def auc(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Area under the ROC curve: the probability that a random signal event outscores a
+    random background event (ties count one half). 0.5 is guessing, 1 is perfect."""
+    eff_s, eff_b, _ = roc_curve(y, score, weight)
+    return area_under(eff_b, eff_s)
+
+
+def area_under(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoidal area under the polyline through the points ``(x[i], y[i])``."""
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2.0)
+
+
+def efficiency_at(eff_s: np.ndarray, eff_b: np.ndarray, signal_efficiency: float) -> float:
+    """Background efficiency of the tightest cut that keeps ``signal_efficiency`` of the signal.
+
+    Between two ROC points the curve is interpolated linearly (a random mix of
+    the two neighbouring cuts reaches every point on that segment). Flat
+    stretches of ``eff_s`` are handled by taking the first point that reaches
+    the requested efficiency, i.e. the one with the least background.
+    """
+    if not 0.0 < signal_efficiency <= 1.0:
+        raise UserError(
+            f"signal efficiency: expected a value in (0, 1], received {signal_efficiency!r}"
+        )
+    reached = np.flatnonzero(eff_s >= signal_efficiency)
+    if reached.size == 0:  # only possible with negative weights
+        return float(eff_b[-1])
+    i = int(reached[0])
+    if i == 0:
+        return float(eff_b[0])
+    x0, x1 = eff_s[i - 1], eff_s[i]
+    fraction = (signal_efficiency - x0) / (x1 - x0)
+    return float(eff_b[i - 1] + fraction * (eff_b[i] - eff_b[i - 1]))
+
+
+def background_rejection(
+    y: ArrayLike,
+    score: ArrayLike,
+    signal_efficiency: float,
+    weight: ArrayLike | None = None,
+) -> float:
+    """Background rejection ``1 / eps_B`` at a fixed signal efficiency ``eps_S``.
+
+    ``eps_B`` is read off the ROC curve, interpolated linearly between its
+    points (see :func:`efficiency_at`). When no background passes the cut
+    that keeps ``eps_S`` of the signal (``eps_B == 0``: a perfect separation,
+    or too few background events to measure it), the rejection is returned as
+    ``inf`` rather than raising; report it as a lower limit of about the number
+    of background events.
+
+    Args:
+        y: int[N] labels, 1 = signal.
+        score: float[N] classifier output.
+        signal_efficiency: the working point, in (0, 1], e.g. 0.3 or 0.5.
+        weight: optional float[N] per-event weights.
+    """
+    eff_s, eff_b, _ = roc_curve(y, score, weight)
+    eps_b = efficiency_at(eff_s, eff_b, signal_efficiency)
+    return float(np.inf) if eps_b <= 0 else 1.0 / eps_b
+
+
+def accuracy(
+    y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None, threshold: float = 0.5
+) -> float:
+    """Weighted fraction of events classified correctly by the cut ``score >= threshold``.
+
+    The default threshold 0.5 suits scores that are signal probabilities; for
+    other discriminants pass a threshold on their own scale.
+    """
+    labels, s, w = _binary_inputs(y, score, weight)
+    correct = (s >= threshold).astype(np.int64) == labels
+    return float(np.sum(w[correct]) / np.sum(w))
+
+
+def overtraining_ks(
+    train_y: ArrayLike,
+    train_score: ArrayLike,
+    test_y: ArrayLike,
+    test_score: ArrayLike,
+) -> dict[str, float]:
+    """Overtraining check: KS p-values between train and test scores, per class.
+
+    If the method learned the training sample rather than the physics, its
+    scores on the training events differ from those on unseen test events. The
+    two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``) gives the
+    probability of a difference at least as large as the one seen if both came
+    from one distribution. A p-value below about 0.01 is a warning sign;
+    values near 1 mean no sign of overtraining. Weights are not used: the KS
+    p-value is defined for unweighted samples.
+
+    Returns:
+        ``{"signal": p, "background": p}``.
+    """
+    from scipy.stats import ks_2samp  # scipy.stats is slow to import; load it when needed
+
+    train_labels, train_s, _ = _binary_inputs(train_y, train_score, None)
+    test_labels, test_s, _ = _binary_inputs(test_y, test_score, None)
+    p_values = {}
+    for name, label in (("signal", 1), ("background", 0)):
+        a, b = train_s[train_labels == label], test_s[test_labels == label]
+        if a.size == 0 or b.size == 0:
+            raise UserError(f"overtraining check: no {name} events in the train or test split")
+        p_values[name] = float(ks_2samp(a, b).pvalue)
+    return p_values
+
+
+def binary_metrics(
+    y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None
+) -> dict[str, float]:
+    """The standard summary of a signal/background classifier on one split.
+
+    Returns:
+        ``{"auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5"}`` as floats;
+        a rejection may be ``inf`` (see :func:`background_rejection`).
+    """
+    eff_s, eff_b, _ = roc_curve(y, score, weight)
+    metrics = {
+        "auc": area_under(eff_b, eff_s),
+        "accuracy": accuracy(y, score, weight),
+    }
+    for point in WORKING_POINTS:
+        eps_b = efficiency_at(eff_s, eff_b, point)
+        metrics[f"rejection_at_{point}"] = float(np.inf) if eps_b <= 0 else 1.0 / eps_b
+    return metrics
+
+
+__all__ = [
+    "WORKING_POINTS",
+    "accuracy",
+    "area_under",
+    "auc",
+    "background_rejection",
+    "binary_metrics",
+    "efficiency_at",
+    "overtraining_ks",
+    "roc_curve",
+]

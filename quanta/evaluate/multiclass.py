@@ -1,0 +1,99 @@
+"""Multiclass classification metrics: accuracy, confusion matrix, one-vs-rest AUCs.
+
+A K-class classifier gives each event K scores (probabilities or logits);
+the predicted class is the one with the largest score. The confusion matrix
+says where the mistakes go (row = true class, column = predicted class, rows
+normalised to the fraction of that class). The one-vs-rest AUC of class k
+treats class k as signal and all other classes as background, using the
+score of class k as the discriminant.
+
+Shapes:
+    y: int[N] class labels in ``0..K-1``.
+    scores: float[N, K], one column per class.
+    weight: optional float[N].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from quanta.errors import UserError
+from quanta.evaluate._inputs import as_finite, as_labels, as_weight, same_length
+from quanta.evaluate.binary import auc
+
+
+def _multiclass_inputs(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    labels = as_labels("y", y)
+    s = as_finite("scores", scores, ndim=(2,))
+    n = same_length(y=labels, scores=s)
+    if s.shape[1] < 2:
+        raise UserError(f"scores: expected one column per class (K >= 2), received shape {s.shape}")
+    if labels.max() >= s.shape[1]:
+        raise UserError(
+            f"y: label {int(labels.max())} has no score column (scores have {s.shape[1]} classes)"
+        )
+    return labels, s, as_weight(weight, n)
+
+
+def accuracy(y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Weighted fraction of events whose highest-scoring class is the true class."""
+    labels, s, w = _multiclass_inputs(y, scores, weight)
+    correct = np.argmax(s, axis=1) == labels
+    return float(np.sum(w[correct]) / np.sum(w))
+
+
+def confusion_matrix(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None, normalize: bool = True
+) -> np.ndarray:
+    """Confusion matrix ``C[true, predicted]``, float[K, K].
+
+    With ``normalize=True`` each row is divided by its total, so ``C[i, j]``
+    is the fraction of class-``i`` events classified as ``j`` and the diagonal
+    holds the per-class efficiencies. A class with no events has a row of
+    zeros. With ``normalize=False`` the entries are (weighted) event counts.
+    """
+    labels, s, w = _multiclass_inputs(y, scores, weight)
+    k = s.shape[1]
+    predicted = np.argmax(s, axis=1)
+    counts = np.zeros((k, k), dtype=np.float64)
+    np.add.at(counts, (labels, predicted), w)
+    if not normalize:
+        return counts
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals != 0)
+
+
+def one_vs_rest_auc(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
+) -> np.ndarray:
+    """AUC of each class against all others, float[K]; NaN for a class absent from ``y``."""
+    labels, s, w = _multiclass_inputs(y, scores, weight)
+    aucs = np.full(s.shape[1], np.nan)
+    for k in range(s.shape[1]):
+        is_k = labels == k
+        if is_k.any() and not is_k.all():
+            aucs[k] = auc(is_k, s[:, k], w)
+    return aucs
+
+
+def multiclass_metrics(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
+) -> dict[str, float]:
+    """The summary of a multiclass classifier on one split.
+
+    Returns:
+        ``{"accuracy", "auc_macro"}``: accuracy of the arg-max class and the
+        unweighted mean of the one-vs-rest AUCs over the classes present.
+    """
+    aucs = one_vs_rest_auc(y, scores, weight)
+    present = aucs[~np.isnan(aucs)]
+    return {
+        "accuracy": accuracy(y, scores, weight),
+        "auc_macro": float(present.mean()) if present.size else float("nan"),
+    }
+
+
+__all__ = ["accuracy", "confusion_matrix", "multiclass_metrics", "one_vs_rest_auc"]

@@ -1,0 +1,416 @@
+"""The HTML report of a run: one self-contained file a physicist opens in a browser.
+
+:func:`write_report` reads a run directory (see :mod:`quanta.report.rundir`)
+and writes ``report.html`` beside its other files. Everything is inside that
+one file: figures are base64 PNGs, the style sheet is inline, and there are no
+scripts or links to other sites, so the report can be mailed, attached to an
+e-log entry, or opened offline years later.
+
+The page shows, top to bottom: the experiment name and start time, a metrics
+table of all methods and splits (best value of each column in bold), the
+comparison figures with every method overlaid, the loss curves of the
+networks, the environment (versions, device, seed) and the resolved config.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quanta.errors import UserError
+from quanta.evaluate import metric_goal
+from quanta.report.rundir import SPLITS, RunRecord, read_run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Figures are rendered at twice their displayed size so they stay sharp on high-DPI screens.
+_DPI = 192
+_DISPLAY_DPI = 96
+
+#: Column titles for the standard metrics; other keys are shown as written.
+_LABELS = {
+    "auc": "AUC",
+    "accuracy": "Accuracy",
+    "auc_macro": "AUC (macro)",
+    "mse": "MSE",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "bias": "Bias",
+    "resolution": "Resolution (σ)",
+    "resolution_robust": "Resolution (σ<sub>68</sub>)",
+    "loss": "Loss",
+}
+
+_CSS = """
+:root { --ink: #1d2733; --muted: #5b6776; --rule: #d9dee5; --band: #f5f7fa;
+        --accent: #0b5394; --best: #e3f1e6; --best-ink: #155d27; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #eef1f5; color: var(--ink);
+       font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1320px; margin: 0 auto; padding: 28px 36px 48px; background: #fff;
+       min-height: 100vh; box-shadow: 0 0 0 1px var(--rule); }
+header { border-bottom: 3px solid var(--accent); padding-bottom: 14px; margin-bottom: 8px; }
+h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
+h2 { font-size: 20px; margin: 34px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--rule); }
+h3 { font-size: 16px; margin: 22px 0 6px; }
+.meta { color: var(--muted); margin: 0; }
+.meta span + span::before { content: "·"; margin: 0 8px; color: #a0a9b4; }
+.path { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px;
+        color: var(--muted); word-break: break-all; }
+table { border-collapse: collapse; font-size: 14px; margin: 6px 0 4px; }
+th, td { padding: 5px 14px; border-bottom: 1px solid var(--rule); text-align: left; }
+thead th { border-bottom: 2px solid var(--ink); font-weight: 600; white-space: nowrap;
+           vertical-align: bottom; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.split th { background: var(--band); color: var(--accent); font-size: 13px; text-transform: uppercase;
+              letter-spacing: 0.06em; padding-top: 7px; padding-bottom: 4px; }
+td.method { font-weight: 600; white-space: nowrap; }
+td.best { background: var(--best); color: var(--best-ink); font-weight: 700; }
+.note { color: var(--muted); font-size: 13px; margin: 4px 0 0; }
+figure { margin: 14px 0 26px; }
+figure img { display: block; max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: 13.5px; max-width: 900px; margin-top: 6px; }
+.missing { color: #8a5a00; background: #fff6e0; border-left: 3px solid #e0a400; padding: 6px 12px;
+           font-size: 14px; }
+table.kv td:first-child { color: var(--muted); white-space: nowrap; }
+table.kv td { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; }
+details { border: 1px solid var(--rule); border-radius: 4px; margin: 8px 0; }
+summary { cursor: pointer; padding: 8px 12px; background: var(--band); font-weight: 600; }
+pre { margin: 0; padding: 12px 16px; overflow-x: auto; font-size: 13px; line-height: 1.45;
+      font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--rule);
+         padding-top: 10px; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def metric_label(name: str) -> str:
+    """Column title (HTML) for a metric key: ``rejection_at_0.3`` -> ``1/εB @ εS = 0.3``."""
+    if name in _LABELS:
+        return _LABELS[name]
+    if name.startswith("rejection_at_"):
+        return f"1/ε<sub>B</sub> @ ε<sub>S</sub> = {_e(name.removeprefix('rejection_at_'))}"
+    return _e(name.replace("_", " "))
+
+
+def format_value(value: float) -> str:
+    """A metric value for a table: four significant digits, no exponent for ordinary sizes,
+    thousands separators for large numbers, ∞ and — for infinite and missing values."""
+    if math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size >= 1e7 or size < 1e-4:
+        return f"{value:.3e}"
+    if size >= 1e4:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if size >= 1e-3 else f"{value:.4f}"
+
+
+def _best(values: list[float | None], goal: str | None) -> set[int]:
+    """Indices of the best finite-or-infinite values, when at least two methods compete."""
+    usable = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+    if goal is None or len(usable) < 2:
+        return set()
+    key: Callable[[float], float] = {"max": lambda v: v, "min": lambda v: -v, "zero": lambda v: -abs(v)}[goal]
+    top = max(key(v) for _, v in usable)
+    return {i for i, v in usable if key(v) == top}
+
+
+def _metrics_table(run: RunRecord) -> str:
+    """One table: rows grouped by split (test first), one column per metric."""
+    columns: list[str] = []
+    for method in run.methods:
+        for split in SPLITS:
+            for key in method.metrics.get(split, {}):
+                if key not in columns:
+                    columns.append(key)
+    splits = [s for s in SPLITS if any(s in m.metrics for m in run.methods)]
+    if not columns or not splits:
+        return '<p class="missing">metrics.json holds no metric values.</p>'
+
+    head = "".join(f'<th class="num" title="{_e(c)}">{metric_label(c)}</th>' for c in columns)
+    rows = []
+    for split in splits:
+        methods = [m for m in run.methods if split in m.metrics]
+        rows.append(f'<tr class="split"><th colspan="{len(columns) + 1}">{_e(split)}</th></tr>')
+        best = {
+            c: _best([m.metrics[split].get(c) for m in methods], metric_goal(c)) for c in columns
+        }
+        for i, method in enumerate(methods):
+            cells = [f'<td class="method">{_e(method.name)}</td>']
+            for c in columns:
+                value = method.metrics[split].get(c)
+                shown = "" if value is None else format_value(value)
+                css = "num best" if i in best[c] else "num"
+                cells.append(f'<td class="{css}">{shown}</td>')
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+    note = "Best value of each column within a split in <b>bold</b>."
+    if any(c.startswith("rejection_at_") for c in columns):
+        note += (
+            " Background rejections 1/ε<sub>B</sub> are read off the ROC curve at the given "
+            "signal efficiency ε<sub>S</sub>; ∞ means no background event passed the cut."
+        )
+    note = f'<p class="note">{note}</p>'
+    return (
+        f'<table class="metrics"><thead><tr><th>Method</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{note}"
+    )
+
+
+def _timing_table(run: RunRecord) -> str:
+    keys: list[str] = []
+    for method in run.methods:
+        keys.extend(k for k in method.seconds if k not in keys)
+    if not keys:
+        return ""
+    head = "".join(f'<th class="num">{_e(k)} [s]</th>' for k in keys)
+    rows = "".join(
+        f'<tr><td class="method">{_e(m.name)}</td>'
+        + "".join(
+            f'<td class="num">{format_value(m.seconds[k]) if k in m.seconds else ""}</td>' for k in keys
+        )
+        + "</tr>"
+        for m in run.methods
+        if m.seconds
+    )
+    return f"<h3>Timing</h3><table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _png(fig: Figure, alt: str) -> str:
+    """The figure as an ``<img>`` holding a base64 PNG, displayed at its natural size."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
+    data = buffer.getvalue()
+    width = int.from_bytes(data[16:20], "big") * _DISPLAY_DPI // _DPI  # PNG IHDR width
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img width="{width}" alt="{_e(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _figure_block(title: str, caption: str, draw: Callable[[], Figure]) -> str:
+    """A titled figure, or a one-line note saying why it could not be drawn."""
+    try:
+        fig = draw()
+    except UserError as error:
+        return f'<h3>{_e(title)}</h3><p class="missing">Not drawn: {_e(error)}</p>'
+    return (
+        f"<h3>{_e(title)}</h3><figure>{_png(fig, title)}"
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _predictions(run: RunRecord, split: str) -> dict[str, tuple]:
+    return {m.name: m.predictions[split].as_tuple() for m in run.methods if split in m.predictions}
+
+
+def _colours(run: RunRecord) -> dict[str, str]:
+    """Each method's colour, fixed by its place in the run, the same in every figure."""
+    from quanta.evaluate.figures import method_colours
+
+    return method_colours([m.name for m in run.methods])
+
+
+def _evaluation_split(run: RunRecord) -> str | None:
+    """The split the comparison figures use: test if saved, else valid, else train."""
+    for split in SPLITS:
+        if _predictions(run, split):
+            return split
+    return None
+
+
+def _binary_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate import figures
+
+    blocks = [
+        _figure_block(
+            f"ROC curves ({split} split)",
+            "Background rejection 1/ε<sub>B</sub> against signal efficiency ε<sub>S</sub> for every "
+            "method; higher is better. Dots and dotted lines mark the working points "
+            "ε<sub>S</sub> = 0.3 and 0.5; the dashed grey line is a random guess.",
+            lambda: figures.roc_figure(_predictions(run, split), colours=_colours(run)),
+        )
+    ]
+    pairs = {
+        m.name: (m.predictions["train"].as_tuple(), m.predictions["test"].as_tuple())
+        for m in run.methods
+        if "train" in m.predictions and "test" in m.predictions
+    }
+    if pairs:
+        blocks.append(
+            _figure_block(
+                "Overtraining check: score distributions, train vs test",
+                "Filled: training events; points: test events; each class normalised to unit area. "
+                "The Kolmogorov-Smirnov p-value compares train and test per class; p below about 0.01 "
+                "suggests the method behaves differently on events it was trained on. With large samples "
+                "the test detects even tiny differences: judge by the shapes as well.",
+                lambda: figures.score_distributions_figure(pairs),
+            )
+        )
+    return blocks
+
+
+def _multiclass_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate import figures, multiclass
+
+    def draw() -> Figure:
+        matrices = {
+            name: multiclass.confusion_matrix(y, score, weight)
+            for name, (y, score, weight) in _predictions(run, split).items()
+        }
+        names = run.config.get("data", {}).get("classes") if isinstance(run.config.get("data"), dict) else None
+        valid_names = isinstance(names, list) and all(isinstance(n, str) for n in names)
+        return figures.confusion_matrix_figure(matrices, names if valid_names else None)
+
+    return [
+        _figure_block(
+            f"Confusion matrices ({split} split)",
+            "Fraction of the events of each true class (row) assigned to each predicted class "
+            "(column); the diagonal holds the per-class efficiencies.",
+            draw,
+        )
+    ]
+
+
+def _regression_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate import figures
+
+    predictions = _predictions(run, split)
+    return [
+        _figure_block(
+            f"Residuals ({split} split)",
+            "Distribution of predicted minus true value for every method, normalised to unit area; "
+            "σ<sub>68</sub> is half the 16–84% interquantile range.",
+            lambda: figures.residuals_figure(predictions, colours=_colours(run)),
+        ),
+        _figure_block(
+            f"Predicted vs true ({split} split)",
+            "Each method's prediction against the true value; the dashed line is a perfect prediction.",
+            lambda: figures.predicted_vs_true_figure(predictions, colours=_colours(run)),
+        ),
+    ]
+
+
+def _figures_section(run: RunRecord) -> str:
+    blocks: list[str] = []
+    split = _evaluation_split(run)
+    if split is None:
+        blocks.append('<p class="missing">No predictions.npz in the run directory: no figures.</p>')
+    elif run.task == "binary":
+        blocks += _binary_figures(run, split)
+    elif run.task == "multiclass":
+        blocks += _multiclass_figures(run, split)
+    elif run.task == "regression":
+        blocks += _regression_figures(run, split)
+    else:
+        blocks.append(f'<p class="missing">No figures for task {_e(run.task)}.</p>')
+
+    histories = {m.name: m.history for m in run.methods if m.history}
+    if histories:
+        from quanta.evaluate import figures
+
+        blocks.append(
+            _figure_block(
+                "Training history",
+                "Loss per epoch on the training (solid) and validation (dashed) split for every "
+                "network method; right: the validation metric, when one was recorded.",
+                lambda: figures.loss_curves_figure(histories, colours=_colours(run)),
+            )
+        )
+    return "<h2>Figures</h2>" + "".join(blocks)
+
+
+def _environment_section(run: RunRecord) -> str:
+    if not run.environment:
+        return '<h2>Environment</h2><p class="missing">environment.json not found in the run directory.</p>'
+    rows = []
+    for key, value in run.environment.items():
+        if value is None:
+            shown = "—"
+        elif isinstance(value, (str, int, float)):
+            shown = value
+        else:
+            shown = json.dumps(value, sort_keys=True)
+        rows.append(f"<tr><td>{_e(key)}</td><td>{_e(shown)}</td></tr>")
+    return f'<h2>Environment</h2><table class="kv"><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _config_section(run: RunRecord) -> str:
+    return (
+        "<h2>Configuration</h2><details><summary>config.yaml (the resolved experiment)</summary>"
+        f"<pre>{_e(run.config_text.rstrip())}</pre></details>"
+    )
+
+
+def _started(run: RunRecord) -> str:
+    """The run's start time for the title line, from environment.json or the folder name."""
+    started = run.environment.get("started")
+    if isinstance(started, str):
+        try:
+            return dt.datetime.fromisoformat(started).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        except ValueError:
+            return started
+    return run.path.name
+
+
+def render(run: RunRecord) -> str:
+    """The report page of a run as an HTML string."""
+    from quanta import __version__
+
+    facts = [f"started {_started(run)}"]
+    if run.task:
+        facts.append(f"task: {run.task}")
+    facts.append(f"{len(run.methods)} method{'s' if len(run.methods) != 1 else ''}: "
+                 + ", ".join(m.name for m in run.methods))
+    seed = run.config.get("seed", run.environment.get("seed"))
+    if seed is not None:
+        facts.append(f"seed {seed}")
+    meta = "".join(f"<span>{_e(f)}</span>" for f in facts)
+    generated = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(run.name)} — quanta report</title><style>{_CSS}</style></head><body><main>"
+        f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
+        f'<p class="path">{_e(run.path.resolve())}</p></header>'
+        f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
+        f"{_figures_section(run)}{_environment_section(run)}{_config_section(run)}"
+        f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
+        "directory.</footer></main></body></html>\n"
+    )
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` from the run directory's files; returns its path.
+
+    Reads only ``run_dir``: config.yaml and metrics.json are required,
+    environment.json, ``<method>/history.jsonl`` and
+    ``<method>/predictions.npz`` are used when present. A missing or corrupt
+    required file raises :class:`quanta.errors.UserError` naming it. The file
+    is written atomically, so an interrupted write never leaves half a report.
+    """
+    run = read_run(run_dir)
+    page = render(run)
+    target = run.path / "report.html"
+    partial = target.with_name(f".report.html.{os.getpid()}.tmp")
+    partial.write_text(page, encoding="utf-8")
+    os.replace(partial, target)
+    return target
+
+
+__all__ = ["format_value", "metric_label", "render", "write_report"]
