@@ -10,11 +10,17 @@ Prints training samples/s (median over epochs after the first) and the ratios
 to (b). Usage:
 
     python benchmarks/train_throughput.py [--threads 2] [--samples 200000] [--epochs 4]
+    python benchmarks/train_throughput.py --device cuda --precision bf16 --compile
+
+On a GPU the plain loops hold the data on the device too, and use the same
+precision (bf16 autocast) as quanta; --compile applies torch.compile to all
+but the DataLoader loop.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -43,8 +49,29 @@ def model() -> torch.nn.Module:
     return MLP(FEATURES, 1, hidden=HIDDEN)
 
 
+SETTINGS = {"device": torch.device("cpu"), "bf16": False, "compile": False}
+
+
+def prepared(net: torch.nn.Module) -> torch.nn.Module:
+    net = net.to(SETTINGS["device"])
+    return torch.compile(net) if SETTINGS["compile"] else net
+
+
+def precision():
+    if not SETTINGS["bf16"]:
+        return contextlib.nullcontext()
+    return torch.autocast(SETTINGS["device"].type, dtype=torch.bfloat16)
+
+
+def synchronize() -> None:
+    if SETTINGS["device"].type == "cuda":
+        torch.cuda.synchronize()
+
+
 def step(net, optimizer, xb, yb) -> torch.Tensor:
-    loss = F.binary_cross_entropy_with_logits(net(xb).reshape(-1), yb)
+    with precision():
+        logits = net(xb)
+    loss = F.binary_cross_entropy_with_logits(logits.reshape(-1).float(), yb)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -52,30 +79,34 @@ def step(net, optimizer, xb, yb) -> torch.Tensor:
 
 
 def dataloader_loop(x, y, batch: int, epochs: int) -> list[float]:
-    net = model()
+    net = model().to(SETTINGS["device"])
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    device = SETTINGS["device"]
     loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y).float()),
                         batch_size=batch, shuffle=True)
     rates = []
     for _ in range(epochs):
         start = time.perf_counter()
         for xb, yb in loader:
-            step(net, optimizer, xb, yb)
+            step(net, optimizer, xb.to(device), yb.to(device))
+        synchronize()
         rates.append(len(x) / (time.perf_counter() - start))
     return rates
 
 
 def index_gather_loop(x, y, batch: int, epochs: int) -> list[float]:
-    net = model()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y).float()
+    net = prepared(model())
+    device = SETTINGS["device"]
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, **({"fused": True} if device.type == "cuda" else {}))
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).float().to(device)
     rates = []
     for _ in range(epochs):
         start = time.perf_counter()
-        perm = torch.randperm(len(xt))
+        perm = torch.randperm(len(xt), device=device)
         for i in range(0, len(xt), batch):
             index = perm[i:i + batch]
             step(net, optimizer, xt[index], yt[index])
+        synchronize()
         rates.append(len(x) / (time.perf_counter() - start))
     return rates
 
@@ -84,8 +115,9 @@ def quanta_fit(x, y, batch: int, epochs: int) -> list[float]:
     with tempfile.TemporaryDirectory() as out:
         torch.manual_seed(0)
         run = quanta.fit("mlp", (x, y), task="binary", params={"hidden": list(HIDDEN)}, epochs=epochs,
-                         batch_size=batch, lr=1e-3, patience=0, out=out, verbose=False, device="cpu",
-                         split=(1.0, 0.0, 0.0))
+                         batch_size=batch, lr=1e-3, patience=0, out=out, verbose=False,
+                         device=str(SETTINGS["device"]), precision="bf16" if SETTINGS["bf16"] else "fp32",
+                         compile=SETTINGS["compile"], split=(1.0, 0.0, 0.0))
         return [record["samples_per_second"] for record in run.history]
 
 
@@ -95,11 +127,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batches", type=int, nargs="+", default=[256, 4096])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (not in the DataLoader loop)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    SETTINGS.update(device=torch.device(args.device), bf16=args.precision == "bf16", compile=args.compile)
     x, y = make_data(args.samples)
-    print(f"MLP {FEATURES}-{'-'.join(map(str, HIDDEN))}-1, Adam, {args.samples:,} samples, "
-          f"{args.threads} threads, torch {torch.__version__}, median of epochs 2..{args.epochs}")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{args.threads} CPU threads"
+    print(f"MLP {FEATURES}-{'-'.join(map(str, HIDDEN))}-1, Adam, {args.samples:,} samples, {where}, "
+          f"{args.precision}{', compiled' if args.compile else ''}, torch {torch.__version__}, "
+          f"median of epochs 2..{args.epochs}")
     for batch in args.batches:
         results = {
             "(a) DataLoader(TensorDataset)": dataloader_loop(x, y, batch, args.epochs),

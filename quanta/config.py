@@ -192,6 +192,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
             except ValidationError as error:
                 prefix = (f"methods[{index}]", "train") if any(k in entry.train for k in _keys(error)) else ("train",)
                 raise _first_error(error, merged, prefix) from None
+            _check_device(train["device"], f"{where}.train.device")
             methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train})
         else:
             if entry.method not in METHODS:
@@ -206,6 +207,16 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     resolved = config.model_dump()
     resolved.update(data=resolved_data, methods=methods, train=_plain(config.train))
     return ExperimentConfig.model_validate(resolved)
+
+
+def _check_device(name: str, where: str) -> None:
+    """Fail before any data is generated if the device cannot be used."""
+    from quanta.train.device import resolve_device
+
+    try:
+        resolve_device(name)
+    except UserError as error:
+        raise UserError(f"{where}: {str(error).removeprefix('device: ')}") from None
 
 
 def _keys(error: ValidationError) -> list[str]:

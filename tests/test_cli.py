@@ -105,9 +105,11 @@ def test_missing_file_and_bad_resume(tmp_path):
     user_error(quanta("run", "--resume", "plain", cwd=tmp_path), "not a quanta run directory")
     user_error(quanta("run", "--resume", "absent", cwd=tmp_path), "no such run directory")
     user_error(quanta("report", "plain", cwd=tmp_path), "not a quanta run directory")
-    user_error(quanta("run", "--device", "cuda", "--out", "runs", cwd=tmp_path, env_extra={"CUDA_VISIBLE_DEVICES": ""})
-               if False else quanta("run", write(tmp_path, "methods: [{name: m, model: mlp, train: {device: tpu}}]"),
-                                    cwd=tmp_path), "device")
+    user_error(quanta("run", write(tmp_path, "methods: [{name: m, model: mlp, train: {device: tpu}}]"), cwd=tmp_path),
+               "methods[0].train.device: unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N")
+    user_error(quanta("run", write(tmp_path, METHODS), "--device", "cuda:0", cwd=tmp_path,
+                      env_extra={"CUDA_VISIBLE_DEVICES": ""}), "no CUDA GPU is available")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_data_errors(tmp_path):

@@ -33,7 +33,9 @@ class Multiclass(Task):
         return int(y.max()) + 1
 
     def loss(self, output, target, weight=None):
-        per_sample = F.cross_entropy(output.float(), target.long(), reduction="none")
+        if weight is None:
+            return F.cross_entropy(output.float(), target)
+        per_sample = F.cross_entropy(output.float(), target, reduction="none")
         return weighted_mean(per_sample, weight)
 
     def scores(self, output: torch.Tensor) -> torch.Tensor:
