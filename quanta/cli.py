@@ -38,9 +38,36 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", metavar="RUN_DIR")
 
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
-                       ("tasks", "tasks (what is learned)"), ("datasets", "data sources")):
+                       ("tasks", "tasks (what is learned)")):
         commands.add_parser(name, help=f"list the registered {what}")
+    datasets = commands.add_parser("datasets", help="list the registered data sources; 'datasets show NAME' draws examples",
+                                   description="List the data sources, or draw a few examples of one to a PNG.")
+    shows = datasets.add_subparsers(dest="action", metavar="ACTION")
+    show = shows.add_parser("show", help="write a PNG of a few examples of a source")
+    show.add_argument("name", metavar="NAME", help="a source from `quanta datasets`")
+    show.add_argument("--size", type=int, default=200, help="samples to generate (default 200)")
+    show.add_argument("--view", help="the source's view, if it has several")
+    show.add_argument("--seed", type=int, default=1)
+    show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="any other source parameter (repeatable), e.g. --set pt_min=300")
+    show.add_argument("--out", help="PNG path (default NAME[-VIEW].png)")
     return parser
+
+
+def _show(args: argparse.Namespace) -> None:
+    import yaml
+
+    from quanta.data.display import show_source
+
+    params = {"size": args.size, "seed": args.seed}
+    if args.view:
+        params["view"] = args.view
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set: expected KEY=VALUE, received {item!r}")
+        params[key.strip()] = yaml.safe_load(value)
+    print(show_source(args.name, args.out, **params))
 
 
 def _listing(command: str) -> None:
@@ -89,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.rundir import require_run_directory
 
             print(write_report(require_run_directory(args.run_dir)))
+            return 0
+        if args.command == "datasets" and args.action == "show":
+            _show(args)
             return 0
         _listing(args.command)
         return 0

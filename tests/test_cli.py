@@ -137,3 +137,38 @@ def test_data_errors(tmp_path):
     user_error(run("data: {source: npz_test, labels: 3}\nmethods: [{name: m, model: mlp}]"),
                "task 'binary' needs labels 0 and 1, received values [0, 2]")
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_prints_the_resume_command(tmp_path):
+    import signal
+    import time
+
+    runner = tmp_path / "run.py"
+    runner.write_text(
+        "import sys, numpy as np, quanta\nfrom quanta.data.dataset import from_arrays\n"
+        "@quanta.data.register('blobs_test')\ndef blobs_test(size: int = 400, seed: int = 1):\n"
+        "    '''Two Gaussian blobs (test source).'''\n"
+        "    rng = np.random.default_rng(seed); y = rng.integers(0, 2, size)\n"
+        "    return from_arrays(rng.normal(size=(size, 3)) + y[:, None], y)\n"
+        "from quanta.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    experiment = write(tmp_path, "data: {source: blobs_test}\n"
+                                 "methods: [{name: net, model: mlp, train: {epochs: 100000, patience: 0}}]")
+    process = subprocess.Popen([sys.executable, str(runner), "run", experiment, "--out", "runs"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    history = None
+    while time.monotonic() < deadline:
+        found = list((tmp_path / "runs").glob("*/*/net/history.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            history = found[0]
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert history is not None
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    run_dir = history.parent.parent
+    assert f"resume with: quanta run --resume runs/experiment/{run_dir.name}" in err
+    assert (run_dir / "net" / "checkpoint.safetensors").exists()

@@ -25,6 +25,9 @@ class Task:
     monitor: str = "loss"
     higher_is_better: bool = False
 
+    def __init__(self) -> None:
+        """Built-in tasks take no parameters; a subclass may add keyword ones with defaults."""
+
     # -- data ------------------------------------------------------------------
     def check_targets(self, y: np.ndarray, where: str) -> np.ndarray:
         """Validate targets and return them in the dtype the loss wants."""

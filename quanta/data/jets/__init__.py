@@ -164,4 +164,6 @@ def _check(view: str, size: int, seed: int, pt_min: float, pt_max: float, n_cons
             raise UserError(f"jets: {name} must be {allowed}; received {value!r}")
 
 
-__all__ = ["jets"]
+from quanta.data.jets.display import show  # noqa: E402  (the source module's figure, by convention)
+
+__all__ = ["jets", "show"]
