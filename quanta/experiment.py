@@ -205,8 +205,9 @@ def _network(entry, task, train: Dataset, standardize: bool, module: Any = None)
 
     out_features = task.out_features(train.y)
     torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
-    model = build_model(entry.model, entry.params, train.input_shape, out_features, where=f"{entry.name}.params")
-    spec = {"model": entry.model, "params": entry.params, "input_shape": list(train.input_shape),
+    shapes = {name: list(array.shape[1:]) for name, array in train.arrays.items()}
+    model = build_model(entry.model, entry.params, shapes, out_features, where=f"{entry.name}.params")
+    spec = {"model": entry.model, "params": entry.params, "shapes": shapes,
             "out_features": out_features}
     return Network(model, task, TrainConfig(**entry.train), standardize=standardize, spec=spec)
 
@@ -225,14 +226,31 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
         part = parts[name]
         if len(part) == 0:
             continue
-        score = estimator.predict(part)
-        weight = part.arrays.get("weight")
-        arrays[f"{name}_y"], arrays[f"{name}_score"] = part.y, score
+        y, score, weight = per_element(part, estimator.predict(part))
+        arrays[f"{name}_y"], arrays[f"{name}_score"] = y, score
         if weight is not None:
             arrays[f"{name}_weight"] = weight
-        metrics[name] = metrics_for(task.name, part.y, score, weight)
+        metrics[name] = metrics_for(task.name, y, score, weight)
     np.savez(method_dir / PREDICTIONS, **arrays)
     return metrics
+
+
+def per_element(part: Dataset, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Targets, scores and weights as evaluation wants them: one row per scored element.
+
+    Per-sample targets pass through. Per-element targets (sequence steps, graph
+    edges) keep their unmasked elements, each with its sample's weight;
+    per-element regression targets such as images become one row per sample.
+    """
+    y, weight = part.y, part.arrays.get("weight")
+    if "target_mask" in part:
+        keep = part["target_mask"].astype(bool)
+        if weight is not None:
+            weight = np.broadcast_to(weight.reshape(-1, *([1] * (keep.ndim - 1))), keep.shape)[keep]
+        return y[keep], score[keep], weight
+    if y.ndim > 2:
+        return y.reshape(len(y), -1), score.reshape(len(y), -1), weight
+    return y, score, weight
 
 
 def _reload(entry, task, method_dir: Path) -> MethodResult:

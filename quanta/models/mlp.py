@@ -113,9 +113,9 @@ class MLP(nn.Module):
             initialise(self, init, activation)
 
     @classmethod
-    def for_data(cls, input_shape: tuple[int, ...], out_features: int, **params) -> MLP:
-        """An MLP for samples of shape ``input_shape`` (flattened) and ``out_features`` outputs."""
-        return cls(in_features=math.prod(input_shape), out_features=out_features, **params)
+    def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> MLP:
+        """An MLP for inputs ``x`` of per-sample shape ``shapes["x"]`` (flattened)."""
+        return cls(in_features=math.prod(shapes["x"]), out_features=out_features, **params)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw outputs ``[N, out_features]`` for inputs ``[N, ...]``."""

@@ -5,6 +5,12 @@ and evaluated) and validation metrics computed on the device. Subclasses
 override :meth:`check_targets`, :meth:`out_features`, :meth:`loss`,
 :meth:`scores` and :meth:`metrics`; tasks with several networks (GANs) will
 override :meth:`training_loss` and friends.
+
+Targets are per sample (``y[N]``) or per element (``y[N, T]`` for per-step
+tagging, ``y[N, E]`` for edges of a graph, ``y[N, C, H, W]`` for images). A
+data set may carry ``target_mask`` (bool, the shape of ``y`` without a class
+axis): padded elements then take no part in loss and metrics. A per-sample
+``weight[N]`` weighs every element of its sample.
 """
 
 from __future__ import annotations
@@ -34,47 +40,66 @@ class Task:
         raise NotImplementedError
 
     def out_features(self, y: np.ndarray) -> int:
-        """Number of model outputs this task needs for targets ``y``."""
+        """Number of model outputs (per element) this task needs for targets ``y``."""
         raise NotImplementedError
 
     # -- training --------------------------------------------------------------
-    def loss(self, output: torch.Tensor, target: torch.Tensor,
-             weight: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean (optionally weighted) loss of a batch."""
+    def loss(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean loss over the (unmasked) elements of a batch, weighted per sample."""
         raise NotImplementedError
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
                       inputs: tuple[str, ...]) -> torch.Tensor:
         """The loss of one training batch; the trainer backpropagates it."""
         output = model(*(batch[name] for name in inputs))
-        return self.loss(output, batch["y"], batch.get("weight"))
+        return self.loss(output, batch["y"], batch.get("weight"), batch.get("target_mask"))
 
     # -- prediction and validation ---------------------------------------------
     def scores(self, output: torch.Tensor) -> torch.Tensor:
         """Model outputs -> the scores saved as predictions (probabilities, values)."""
         raise NotImplementedError
 
-    def metrics(self, output: torch.Tensor, target: torch.Tensor,
-                weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def metrics(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Validation metrics as 0-d tensors on the device (read once per epoch)."""
-        return {"loss": self.loss(output, target, weight).detach()}
+        return {"loss": self.loss(output, target, weight, mask).detach()}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "monitor": self.monitor}
 
 
-def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """Mean of per-sample values, weighted when ``weight`` is given."""
-    if weight is None:
+def reduce(values: torch.Tensor, weight: torch.Tensor | None = None,
+           mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of per-element values ``[N, ...]`` over unmasked elements, weighted per sample."""
+    if weight is None and mask is None:
         return values.mean()
-    weight = weight.to(values.dtype)
-    return (values * weight).sum() / weight.sum()
+    w = torch.ones_like(values)
+    if weight is not None:
+        w = w * weight.to(values.dtype).reshape(-1, *([1] * (values.ndim - 1)))
+    if mask is not None:
+        w = w * mask.to(values.dtype).reshape(values.shape)
+    return (values * w).sum() / w.sum().clamp_min(torch.finfo(values.dtype).tiny)
+
+
+def selected(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+             mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Flatten per-element outputs and targets to the unmasked elements (for rank metrics).
+
+    Shapes: output [N, ...] (same leading shape as target), target [N, ...] -> [M], [M], [M].
+    """
+    elements = target.shape
+    output = output.reshape(*elements, -1).squeeze(-1) if output.numel() == target.numel() else output
+    if weight is not None and target.ndim > 1:
+        weight = weight.reshape(-1, *([1] * (target.ndim - 1))).expand(elements)
+    if mask is None:
+        return output.reshape(-1), target.reshape(-1), None if weight is None else weight.reshape(-1)
+    keep = mask.reshape(elements).bool()
+    return output[keep], target[keep], None if weight is None else weight[keep]
 
 
 def require_integer_labels(y: np.ndarray, where: str, allowed: str) -> np.ndarray:
     """Integer class labels from ``y`` or a one-line error naming what is allowed."""
-    if y.ndim != 1:
-        raise UserError(f"{where}: labels must be one value per sample, received shape {y.shape}; allowed: {allowed}")
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise UserError(f"{where}: labels must be whole numbers ({allowed}), received non-integer values")

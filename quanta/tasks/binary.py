@@ -7,15 +7,17 @@ import torch
 import torch.nn.functional as F
 
 from quanta.errors import UserError
-from quanta.tasks.base import Task, require_integer_labels, weighted_mean
+from quanta.tasks.base import Task, reduce, require_integer_labels, selected
 
 
 class Binary(Task):
     """Two-class classification (signal 1 vs background 0): one logit, BCE loss, AUC
 
-    The model emits one logit per sample; the loss is binary cross-entropy on
-    it, the score is the sigmoid (signal probability), and the validation
-    metric is the area under the ROC curve.
+    The model emits one logit per sample (``[N]`` or ``[N, 1]``), or per
+    element for per-element labels (edges of a graph, steps of a sequence:
+    ``y[N, E]`` with logits ``[N, E]`` or ``[N, E, 1]``). The loss is binary
+    cross-entropy on the logits, the score is the sigmoid (signal
+    probability), and the validation metric is the area under the ROC curve.
     """
 
     name = "binary"
@@ -37,19 +39,20 @@ class Binary(Task):
     def out_features(self, y: np.ndarray) -> int:
         return 1
 
-    def loss(self, output, target, weight=None):
-        logits = output.reshape(-1).float()
-        if weight is None:  # one fused kernel in the hot loop
+    def loss(self, output, target, weight=None, mask=None):
+        logits = output.reshape(target.shape).float()
+        if weight is None and mask is None:  # one fused kernel in the hot loop
             return F.binary_cross_entropy_with_logits(logits, target)
-        per_sample = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return weighted_mean(per_sample, weight)
+        per_element = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return reduce(per_element, weight, mask)
 
     def scores(self, output: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(output.reshape(-1).float())
+        output = output.float()
+        return torch.sigmoid(output.squeeze(-1) if output.ndim > 1 and output.shape[-1] == 1 else output)
 
-    def metrics(self, output, target, weight=None):
-        return {"loss": self.loss(output, target, weight).detach(),
-                "auc": roc_auc(output.reshape(-1).float(), target, weight)}
+    def metrics(self, output, target, weight=None, mask=None):
+        logits, labels, weights = selected(output.float(), target, weight, mask)
+        return {"loss": self.loss(output, target, weight, mask).detach(), "auc": roc_auc(logits, labels, weights)}
 
 
 def roc_auc(score: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

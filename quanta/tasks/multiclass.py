@@ -7,14 +7,16 @@ import torch
 import torch.nn.functional as F
 
 from quanta.errors import UserError
-from quanta.tasks.base import Task, require_integer_labels, weighted_mean
+from quanta.tasks.base import Task, reduce, require_integer_labels
 
 
 class Multiclass(Task):
     """K-class classification: K logits, cross-entropy loss, accuracy
 
-    The model emits K logits; the loss is cross-entropy, the scores are the
-    softmax probabilities [N, K], the validation metric is accuracy.
+    The model emits K logits per sample (``[N, K]``), or per element for
+    per-element labels (``y[N, T]`` -> logits ``[N, T, K]``). The loss is
+    cross-entropy, the scores are the softmax probabilities, the validation
+    metric is accuracy.
     """
 
     name = "multiclass"
@@ -32,16 +34,17 @@ class Multiclass(Task):
     def out_features(self, y: np.ndarray) -> int:
         return int(y.max()) + 1
 
-    def loss(self, output, target, weight=None):
-        if weight is None:
-            return F.cross_entropy(output.float(), target)
-        per_sample = F.cross_entropy(output.float(), target, reduction="none")
-        return weighted_mean(per_sample, weight)
+    def loss(self, output, target, weight=None, mask=None):
+        logits = output.float().reshape(-1, output.shape[-1])
+        if weight is None and mask is None:
+            return F.cross_entropy(logits, target.reshape(-1))
+        per_element = F.cross_entropy(logits, target.reshape(-1), reduction="none").reshape(target.shape)
+        return reduce(per_element, weight, mask)
 
     def scores(self, output: torch.Tensor) -> torch.Tensor:
         return torch.softmax(output.float(), dim=-1)
 
-    def metrics(self, output, target, weight=None):
-        correct = (output.argmax(dim=-1) == target.long()).float()
-        return {"loss": self.loss(output, target, weight).detach(),
-                "accuracy": weighted_mean(correct, weight)}
+    def metrics(self, output, target, weight=None, mask=None):
+        correct = (output.argmax(dim=-1) == target).float()
+        return {"loss": self.loss(output, target, weight, mask).detach(),
+                "accuracy": reduce(correct, weight, mask)}

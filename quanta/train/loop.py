@@ -144,7 +144,8 @@ class Trainer:
     def evaluate(self, data: DeviceData) -> dict[str, float]:
         """The task's metrics on ``data`` (one device sync)."""
         output = self.outputs(data)
-        metrics = self.task.metrics(output, data.tensors["y"], data.tensors.get("weight"))
+        tensors = data.tensors
+        metrics = self.task.metrics(output, tensors["y"], tensors.get("weight"), tensors.get("target_mask"))
         values = torch.stack([v.float() for v in metrics.values()]).tolist()
         return dict(zip(metrics, values, strict=True))
 

@@ -38,12 +38,12 @@ MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
-def build_model(name: str, params: dict[str, Any], input_shape: tuple[int, ...], out_features: int,
+def build_model(name: str, params: dict[str, Any], shapes: dict[str, tuple[int, ...]], out_features: int,
                 where: str) -> torch.nn.Module:
-    """Registered model ``name`` built for data of ``input_shape`` and ``out_features`` outputs."""
+    """Registered model ``name`` built for per-sample array ``shapes`` and ``out_features`` outputs."""
     cls = MODELS.get(name)
     checked = validate_params(cls, params, where, supplied=DATA_ARGUMENTS)
-    return cls.for_data(tuple(input_shape), out_features, **checked)
+    return cls.for_data({k: tuple(v) for k, v in shapes.items()}, out_features, **checked)
 
 
 class Network:
@@ -74,8 +74,9 @@ class Network:
 
     # -- training ---------------------------------------------------------------
     def _device_data(self, data: Dataset, with_targets: bool = True) -> DeviceData:
-        names = tuple(n for n in (*self.inputs, "y", "weight")
-                      if n in data and (with_targets or n not in ("y", "weight")))
+        targets = ("y", "weight", "target_mask")
+        names = tuple(dict.fromkeys(n for n in (*self.inputs, *targets)
+                                    if n in data and (with_targets or n not in targets)))
         return DeviceData(data, self.device, names)
 
     def fit(self, train: Dataset, valid: Dataset | None = None, directory: str | Path | None = None,
@@ -158,7 +159,7 @@ class Network:
         if model is None:
             if spec is None:
                 raise UserError(f"{path}: the network is a user module; pass model= to load it")
-            model = build_model(spec["model"], spec["params"], tuple(spec["input_shape"]),
+            model = build_model(spec["model"], spec["params"], spec["shapes"],
                                 spec["out_features"], where=str(path))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         config = TrainConfig(**{**meta["config"], "device": device, "progress": False})

@@ -30,7 +30,7 @@ def test_output_shapes(kwargs: dict, x_shape: tuple[int, ...], out_shape: tuple[
 
 
 def test_for_data_flattens_images() -> None:
-    model = MLP.for_data((1, 28, 28), out_features=10, hidden=(32,))
+    model = MLP.for_data({"x": (1, 28, 28)}, out_features=10, hidden=(32,))
     assert model.in_features == 784
     assert model(torch.randn(5, 1, 28, 28)).shape == (5, 10)
 

@@ -59,3 +59,23 @@ def test_multiclass_and_regression():
     assert loss.item() == pytest.approx(1.0)  # per-sample means 0 and 2, averaged
     with pytest.raises(UserError, match="numeric targets"):
         reg.check_targets(np.array(["a", "b"]), "y")
+
+
+def test_per_element_targets_with_a_mask():
+    """Edges of a graph or steps of a sequence: padded elements take no part."""
+    binary = TASKS.create("binary")
+    target = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    mask = torch.tensor([[True, True, False], [True, True, False]])
+    good = torch.tensor([[5.0, -5.0, 99.0], [-5.0, 5.0, -99.0]])  # padded logits are nonsense
+    assert binary.loss(good, target, mask=mask).item() < 0.01
+    assert binary.loss(good.unsqueeze(-1), target, mask=mask).item() < 0.01
+    assert binary.metrics(good, target, mask=mask)["auc"].item() == pytest.approx(1.0)
+    weight = torch.tensor([1.0, 0.0])
+    bad_second = torch.tensor([[5.0, -5.0, 0.0], [5.0, -5.0, 0.0]])
+    assert binary.loss(bad_second, target, weight, mask).item() < 0.01  # sample 2 has weight 0
+
+    multi = TASKS.create("multiclass")
+    steps = torch.tensor([[2, 0, 1]])
+    logits = torch.nn.functional.one_hot(torch.tensor([[2, 0, 2]]), 3).float() * 10
+    assert multi.metrics(logits, steps)["accuracy"].item() == pytest.approx(2 / 3)
+    assert multi.metrics(logits, steps, mask=torch.tensor([[True, True, False]]))["accuracy"].item() == 1.0
