@@ -68,7 +68,8 @@ def _as_dataset(data: Any) -> Dataset:
 
 
 def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] | None = None,
-        method: str | None = None, name: str | None = None, split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        task_params: dict[str, Any] | None = None,
+        name: str | None = None, split: tuple[float, float, float] = (0.7, 0.15, 0.15),
         seed: int = 1, out: str | Path = "runs", standardize: bool = True, verbose: bool = True,
         callbacks: list | None = None, **train: Any) -> Run:
     """Train ``model`` on ``data`` for ``task`` and evaluate it on a held-out test split.
@@ -77,7 +78,8 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
         model: a registered model name (``"mlp"``), a registered method name
             (``"boosted_trees"``), or any ``torch.nn.Module`` whose forward takes the inputs.
         data: a :class:`Dataset` or a tuple ``(X, y)`` of arrays.
-        task: ``binary``, ``multiclass`` or ``regression`` (``quanta tasks``).
+        task: ``binary``, ``multiclass``, ``regression``, ... (``quanta tasks``).
+        task_params: parameters of the task, if it has any.
         params: hyperparameters of the model or method.
         split: train, validation and test fractions.
         seed: the seed of split, initialisation and batch order.
@@ -110,7 +112,7 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
         raise UserError(f"{', '.join(train)}: training options apply to networks, not to method '{model}'")
     if "model" in entry:
         entry["train"] = {"progress": verbose, **train}
-    config = {"name": label, "seed": seed, "task": task, "data": {"split": list(split), "standardize": standardize},
+    config = {"name": label, "seed": seed, "task": task, "task_params": dict(task_params or {}), "data": {"split": list(split), "standardize": standardize},
               "methods": [entry], "output": str(out)}
     experiment = run_experiment(config, data=dataset, verbose=verbose, callbacks=callbacks,
                                 module=module)

@@ -68,6 +68,7 @@ class ExperimentConfig(BaseModel):
     name: str = Field(default="experiment", pattern=NAME_PATTERN)
     seed: int = 1
     task: str = "binary"
+    task_params: dict[str, Any] = Field(default_factory=dict)  # parameters of the task (e.g. multi-task heads)
     data: DataConfig = Field(default_factory=DataConfig)
     train: dict[str, Any] = Field(default_factory=dict)  # defaults for every network method
     methods: list[MethodConfig] = Field(min_length=1)
@@ -164,6 +165,8 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
         raise _first_error(error, raw) from None
     if config.task not in TASKS:
         raise _named("task", config.task, TASKS)
+    task_params = _plain(_filled(TASKS.get(config.task),
+                                 validate_params(TASKS.get(config.task), config.task_params, "task_params")))
     resolved_data = {"source": config.data.source, "split": list(config.data.split),
                      "standardize": config.data.standardize}
     if config.data.source != ARRAYS:
@@ -205,7 +208,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 params["seed"] = config.seed
             methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params))})
     resolved = config.model_dump()
-    resolved.update(data=resolved_data, methods=methods, train=_plain(config.train))
+    resolved.update(data=resolved_data, methods=methods, train=_plain(config.train), task_params=task_params)
     return ExperimentConfig.model_validate(resolved)
 
 

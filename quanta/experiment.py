@@ -113,7 +113,7 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
 
     from quanta.tasks import TASKS
 
-    task = TASKS.create(config.task)
+    task = TASKS.create(config.task, where="task_params", **config.task_params)
     dataset = data if data is not None else _load_source(config, say)
     dataset = _checked(dataset, task)
     parts = split(dataset, config.data.split, seed=config.seed)
