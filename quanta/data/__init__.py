@@ -11,11 +11,16 @@ from typing import Any
 from quanta.registry import Registry
 
 SOURCES = Registry("data source", listing="quanta datasets")
-SOURCES.declare(
-    "jets",
-    "quanta.data.jets:jets",
-    "Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image",
-)
+for _name, _description in {
+    "jets": "Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image",
+    "calorimeter": "Particle showers in a sampling calorimeter (GFlash-style): e, gamma, pi; views image2d, image3d, features",
+    "pulses": "Digitised scintillator pulses: neutron vs gamma pulse-shape discrimination, arrival time and amplitude",
+    "tracks": "Charged-particle tracks in a solenoid barrel detector: hits, hit graphs with edge labels, track parameters",
+    "sequences": "Toy sequence tasks for recurrent networks: palindrome recognition, copy and sum",
+    "hzz": "H -> ZZ* -> 4 leptons vs q qbar -> ZZ -> 4 leptons from Pythia 8, with acceptance and smearing",
+    "digits": "Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5",
+}.items():
+    SOURCES.declare(_name, f"quanta.data.{_name}:{_name}", _description)
 
 
 def load(name: str, **params: Any):

@@ -17,6 +17,7 @@ from quanta.data.jets import generate, jets
 from quanta.data.jets.clustering import EventRecord, LeadingJets
 from quanta.data.jets.matching import top_contained
 from quanta.data.jets.progress import GenerationProgress
+from quanta.data.parallel import chunk_seed
 from quanta.errors import UserError
 
 SIZE = 400
@@ -133,7 +134,7 @@ def test_seeds_and_chunks():
     assert sum(c.n_jets for c in chunks if c.label == 1) == 500
     assert sum(c.n_jets for c in chunks if c.label == 0) == 501
     assert len({c.seed for c in chunks}) == len(chunks)
-    assert generate.pythia_seed(5, 1, 0) == generate.pythia_seed(5, 1, 0) != generate.pythia_seed(6, 1, 0)
+    assert chunks[0].seed == chunk_seed(5, chunks[0].label, 0) != chunk_seed(6, chunks[0].label, 0)
 
 
 @pytest.mark.parametrize(

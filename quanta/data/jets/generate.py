@@ -22,16 +22,13 @@ are among those of a larger one with the same seed.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from quanta.data.jets.clustering import LeadingJets, event_record, leading_jets, segment_rows
 from quanta.data.jets.matching import top_contained
-from quanta.data.jets.progress import GenerationProgress
+from quanta.data.parallel import chunk_seed, chunk_sizes, run_chunks
 from quanta.errors import UserError
 
 GENERATOR_VERSION = "pythia8.317-mpi_off-v1"  # change when settings change: it keys the cache
@@ -75,20 +72,13 @@ def pthat_window(pt_min: float, pt_max: float) -> tuple[float, float]:
     return 0.75 * pt_min, pt_max + 0.2 * pt_max
 
 
-def pythia_seed(seed: int, label: int, index: int) -> int:
-    """Pythia's ``Random:seed`` (1 ... 900,000,000) for chunk ``index`` of class ``label``."""
-    state = np.random.SeedSequence([seed, label, index]).generate_state(1)[0]
-    return int(state % 900_000_000) + 1
-
-
 def plan_chunks(size: int, seed: int, pt_min: float, pt_max: float) -> list[Chunk]:
     """The chunks of a data set: ``size // 2`` top jets and the rest QCD, classes interleaved."""
     per_class = {LABELS["top"]: size // 2, LABELS["qcd"]: size - size // 2}
     plans = {}
     for label, total in per_class.items():
-        counts = [CHUNK_JETS] * (total // CHUNK_JETS) + ([total % CHUNK_JETS] if total % CHUNK_JETS else [])
-        plans[label] = [Chunk(label, i, n, pythia_seed(seed, label, i), pt_min, pt_max)
-                        for i, n in enumerate(counts)]
+        plans[label] = [Chunk(label, i, n, chunk_seed(seed, label, i), pt_min, pt_max)
+                        for i, n in enumerate(chunk_sizes(total, CHUNK_JETS))]
     longest = max(len(p) for p in plans.values())
     return [p[i] for i in range(longest) for p in plans.values() if i < len(p)]
 
@@ -177,39 +167,12 @@ def pack(pieces: list[LeadingJets], n_jets: int, label: int) -> dict[str, np.nda
     }
 
 
-def _silence_stdout() -> None:
-    """Worker initialiser: Pythia and FastJet print banners and notes from C++ to fd 1."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
-
-
-def _run(task: tuple[int, Chunk]) -> tuple[int, dict[str, np.ndarray]]:
-    index, chunk = task
-    return index, simulate_chunk(chunk)
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (respects affinity masks and container limits)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def simulate(size: int, seed: int, pt_min: float, pt_max: float, workers: int = 0,
              progress: bool = True) -> dict[str, np.ndarray]:
     """All jets of a data set, rows shuffled with ``seed``; see :func:`pack` for the arrays."""
     chunks = plan_chunks(size, seed, pt_min, pt_max)
-    workers = min(workers or available_cores(), len(chunks))
-    # fork is fast and needs no importable __main__; elsewhere (macOS, Windows) fork is unsafe
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    results: list[dict[str, np.ndarray]] = [{}] * len(chunks)
-    label = f"simulating jets ({workers} worker{'s' * (workers > 1)})"
-    with GenerationProgress(size, label, enabled=progress) as display, \
-            context.Pool(workers, initializer=_silence_stdout) as pool:
-        for index, arrays in pool.imap_unordered(_run, enumerate(chunks)):
-            results[index] = arrays
-            display.advance(len(arrays["y"]))
+    results = run_chunks(simulate_chunk, chunks, size, "simulating jets", unit="jets", workers=workers,
+                         progress=progress)
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].label, chunks[i].index))
     arrays = {key: np.concatenate([results[i][key] for i in order]) for key in results[0]}
     shuffle = np.random.default_rng(seed).permutation(size)
