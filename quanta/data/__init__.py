@@ -15,6 +15,7 @@ for _name, _description in {
     "jets": "Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image",
     "calorimeter": "Particle showers in a sampling calorimeter (GFlash-style): e, gamma, pi; views image2d, image3d, features",
     "pulses": "Digitised scintillator pulses: neutron vs gamma pulse-shape discrimination, arrival time and amplitude",
+    "saxs": "Small-angle scattering curves I(q) from sasmodels (sphere, cylinder, core-shell, ellipsoid) and 2D detector images",
     "tracks": "Charged-particle tracks in a solenoid barrel detector: hits, hit graphs with edge labels, track parameters",
     "sequences": "Toy sequence tasks for recurrent networks: palindrome recognition, copy and sum",
     "hzz": "H -> ZZ* -> 4 leptons vs q qbar -> ZZ -> 4 leptons from Pythia 8, with acceptance and smearing",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from quanta.data.jets.progress import GenerationProgress
+from quanta.data.progress import GenerationProgress
 
 Chunk = TypeVar("Chunk")
 SEED_RANGE = 900_000_000  # Pythia's Random:seed accepts 1 ... 900,000,000

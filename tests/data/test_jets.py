@@ -16,8 +16,8 @@ from quanta.data import load
 from quanta.data.jets import generate, jets
 from quanta.data.jets.clustering import EventRecord, LeadingJets
 from quanta.data.jets.matching import top_contained
-from quanta.data.jets.progress import GenerationProgress
 from quanta.data.parallel import chunk_seed
+from quanta.data.progress import GenerationProgress
 from quanta.errors import UserError
 
 SIZE = 400

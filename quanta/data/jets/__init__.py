@@ -4,7 +4,7 @@ The public entry point is :func:`jets`. Files: ``generate`` (Pythia settings,
 seeded chunks, parallel workers), ``clustering`` (event record -> leading
 anti-kt jet), ``matching`` (top containment), ``substructure`` (N-subjettiness
 and friends), ``views`` (features, constituents), ``images`` (jet images),
-``progress`` (the progress display).
+and the shared ``quanta.data.parallel`` (workers) and ``quanta.data.progress`` (display).
 """
 
 from __future__ import annotations
