@@ -49,6 +49,9 @@ class MethodConfig(BaseModel):
     method: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
+    # source parameters that differ for this method (e.g. {view: image}): the same samples and
+    # split, another representation, so that a CNN on images and a BDT on features share one report
+    data: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_kind(self) -> MethodConfig:
@@ -169,6 +172,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                                  validate_params(TASKS.get(config.task), config.task_params, "task_params")))
     resolved_data = {"source": config.data.source, "split": list(config.data.split),
                      "standardize": config.data.standardize}
+    data_params: dict[str, Any] = {}
     if config.data.source != ARRAYS:
         if config.data.source not in SOURCES:
             raise _named("data.source", config.data.source, SOURCES)
@@ -180,6 +184,12 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     methods = []
     for index, entry in enumerate(config.methods):
         where = f"methods[{index}]"
+        if entry.data:
+            if config.data.source == ARRAYS:
+                raise UserError(f"{where}.data: per-method data applies to a registered source, not to arrays")
+            source = SOURCES.get(config.data.source)
+            view = validate_params(source, {**data_params, **entry.data}, f"{where}.data")
+            entry.data = _plain({key: view[key] for key in entry.data})
         if entry.is_network:
             if entry.model == MODULE:
                 params = {}
@@ -196,7 +206,8 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 prefix = (f"methods[{index}]", "train") if any(k in entry.train for k in _keys(error)) else ("train",)
                 raise _first_error(error, merged, prefix) from None
             _check_device(train["device"], f"{where}.train.device")
-            methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train})
+            methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train,
+                            "data": entry.data})
         else:
             if entry.method not in METHODS:
                 raise _named(f"{where}.method", entry.method, METHODS)
@@ -206,7 +217,8 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
             params = validate_params(cls, entry.params, f"{where}.params")
             if "seed" in inspect.signature(cls).parameters and "seed" not in params:
                 params["seed"] = config.seed
-            methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params))})
+            methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params)),
+                            "data": entry.data})
     resolved = config.model_dump()
     resolved.update(data=resolved_data, methods=methods, train=_plain(config.train), task_params=task_params)
     return ExperimentConfig.model_validate(resolved)

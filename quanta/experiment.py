@@ -114,11 +114,19 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
     from quanta.tasks import TASKS
 
     task = TASKS.create(config.task, where="task_params", **config.task_params)
-    dataset = data if data is not None else _load_source(config, say)
+    dataset = data if data is not None else _load_source(config, {}, say)
     dataset = _checked(dataset, task)
     parts = split(dataset, config.data.split, seed=config.seed)
     say(f"data: {dataset.name}, {len(dataset):,} samples, inputs {dataset.input_shape}; split "
         + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
+    views = {_view_key(e.data): parts for e in config.methods if not e.data}
+    for index, entry in enumerate(config.methods):
+        if entry.data and _view_key(entry.data) not in views:
+            other = _checked(_load_source(config, entry.data, say), task)
+            if len(other) != len(dataset) or not np.array_equal(other.y, dataset.y):
+                raise UserError(f"methods[{index}].data: {entry.data} changes the samples, not only their "
+                                "representation; methods of one experiment must see the same events")
+            views[_view_key(entry.data)] = split(other, config.data.split, seed=config.seed)
 
     if directory is None:
         directory = create_run_directory(Path(config.output) / config.name)
@@ -129,8 +137,8 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
 
     results: dict[str, MethodResult] = {}
     for entry in config.methods:
-        results[entry.name] = _run_method(entry, task, parts, config, directory, callbacks or [],
-                                          resume is not None, say, module)
+        results[entry.name] = _run_method(entry, task, views[_view_key(entry.data)], config, directory,
+                                          callbacks or [], resume is not None, say, module)
     (directory / "metrics.json").write_text(json.dumps(
         {name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()}, indent=1))
     run = ExperimentRun(directory, config, results)
@@ -144,10 +152,14 @@ def _silent(*args: Any, **kwargs: Any) -> None:
     pass
 
 
-def _load_source(config: ExperimentConfig, say) -> Dataset:
+def _view_key(overrides: dict[str, Any]) -> str:
+    return json.dumps(overrides, sort_keys=True)
+
+
+def _load_source(config: ExperimentConfig, overrides: dict[str, Any], say) -> Dataset:
     from quanta.data import SOURCES
 
-    params = {k: v for k, v in config.data.params.items()}
+    params = {**config.data.params, **overrides}
     say(f"data: loading source '{config.data.source}' {params}")
     return SOURCES.create(config.data.source, where="data", **params)
 
