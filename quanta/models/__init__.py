@@ -1,9 +1,11 @@
 """Models: architectures as plain ``torch.nn.Module``s, registered by name.
 
 A model does not know its loss or its data source. Each registered model class
-has a ``for_data(input_shape, out_features, **params)`` class method that
-builds it for a data set's per-sample input shape and the task's output size;
-its constructor stays plain PyTorch. ``quanta models`` lists them. This
+has a ``for_data(shapes, out_features, **params)`` class method that builds
+it for a data set — ``shapes`` maps each array name (``x``, ``mask``,
+``edge_index``, ...) to its per-sample shape — and the task's output size;
+its constructor stays plain PyTorch. A model whose forward takes more than
+``x`` names the arrays in a class attribute ``inputs`` (default ``("x",)``). ``quanta models`` lists them. This
 package never imports ``quanta.data``.
 """
 
@@ -12,11 +14,16 @@ from __future__ import annotations
 from quanta.registry import Registry
 
 MODELS = Registry("model", listing="quanta models")
-MODELS.declare(
-    "mlp",
-    "quanta.models.mlp:MLP",
-    "Multilayer perceptron: dense layers with a chosen activation, dropout, normalisation and init",
-)
+for _name, _target, _description in (
+    ("mlp", "mlp:MLP", "Multilayer perceptron: dense layers with a chosen activation, dropout, normalisation and init"),
+    ("cnn", "cnn:CNN", "Convolutional network (1D/2D/3D): conv blocks with stride, padding, dilation, pooling, then a dense head"),
+    ("lenet5", "lenet:LeNet5", "LeNet-5: two convolution and pooling stages and three dense layers (LeCun et al. 1998)"),
+    ("vgg", "vgg:VGG", "VGG-style network: stacks of 3x3 convolutions separated by max pooling"),
+    ("resnet", "resnet:ResNet", "Residual network: basic or bottleneck blocks with identity or 1x1 projection shortcuts"),
+    ("inception", "inception:InceptionNet", "Inception-style network: parallel 1x1, 3x3, 5x5 and pooling branches, concatenated"),
+    ("stn_cnn", "spatial_transformer:SpatialTransformerCNN", "CNN behind a spatial transformer that learns to align its input"),
+):
+    MODELS.declare(_name, f"quanta.models.{_target}", _description)
 
 
 def register(name: str, description: str | None = None):
