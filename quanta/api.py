@@ -115,5 +115,5 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
     config = {"name": label, "seed": seed, "task": task, "task_params": dict(task_params or {}), "data": {"split": list(split), "standardize": standardize},
               "methods": [entry], "output": str(out)}
     experiment = run_experiment(config, data=dataset, verbose=verbose, callbacks=callbacks,
-                                module=module)
+                                module=module, report=False)
     return Run(experiment, experiment.results[label])

@@ -81,7 +81,7 @@ def load_config(experiment: str | Path | dict[str, Any] | None) -> dict[str, Any
 def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out: str | Path | None = None,
                    seed: int | None = None, device: str | None = None, resume: str | Path | None = None,
                    data: Dataset | None = None, module: Any = None, callbacks: list | None = None,
-                   verbose: bool = True) -> ExperimentRun:
+                   verbose: bool = True, report: bool = True) -> ExperimentRun:
     """Run every method of an experiment on one split and write one run directory.
 
     Args:
@@ -94,6 +94,7 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         module: the ``torch.nn.Module`` of a method whose model is ``module`` (``quanta.fit``).
         callbacks: extra training callbacks for every network method.
         verbose: print progress and the metrics table.
+        report: write ``report.html`` at the end (``quanta.fit`` leaves it to ``Run.report()``).
     """
     say = print if verbose else _silent
     if resume is not None:
@@ -142,9 +143,9 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
     (directory / "metrics.json").write_text(json.dumps(
         {name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()}, indent=1))
     run = ExperimentRun(directory, config, results)
-    report = run.report()
     say(_summary(run, task))
-    say(f"report: {report}")
+    if report:
+        say(f"report: {run.report()}")
     return run
 
 

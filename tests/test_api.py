@@ -42,7 +42,8 @@ def test_fit_accepts_any_torch_module_and_predicts(tmp_path, xor):
     assert run.metrics["test"]["auc"] > 0.98
     scores = run.predict(x[:5])
     assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
-    assert (run.directory / "report.html").exists()
+    assert not (run.directory / "report.html").exists()  # written on request only
+    assert run.report() == run.directory / "report.html" and run.report().exists()
 
 
 def test_fit_boosted_trees_on_arrays(tmp_path, xor):
