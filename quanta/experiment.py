@@ -108,7 +108,9 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         overrides = {"seed": seed, "device": device, "output": None if out is None else str(out)}
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if data is not None:
-            raw["data"] = {"split": raw.get("data", {}).get("split", [0.7, 0.15, 0.15]), "source": ARRAYS}
+            given = raw.get("data", {})
+            raw["data"] = {"split": given.get("split", [0.7, 0.15, 0.15]),
+                           "standardize": given.get("standardize", True), "source": ARRAYS}
         config = resolve(raw)
         directory = None
 

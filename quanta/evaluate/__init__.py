@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 
 from quanta.errors import unknown_name
 from quanta.evaluate.binary import binary_metrics
+from quanta.evaluate.images import reconstruction_metrics, segmentation_metrics
 from quanta.evaluate.multiclass import multiclass_metrics
 from quanta.evaluate.regression import regression_metrics
 
@@ -29,6 +30,8 @@ _METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "binary": binary_metrics,
     "multiclass": multiclass_metrics,
     "regression": regression_metrics,
+    "reconstruction": reconstruction_metrics,
+    "segmentation": segmentation_metrics,
 }
 
 #: Tasks :func:`metrics_for` knows.
@@ -47,6 +50,8 @@ METRIC_GOALS: dict[str, str] = {
     "resolution_robust": "min",
     "loss": "min",
     "bias": "zero",
+    "psnr": "max",
+    "mean_iou": "max",
 }
 
 

@@ -22,6 +22,15 @@ for _name, _target, _description in (
     ("resnet", "resnet:ResNet", "Residual network: basic or bottleneck blocks with identity or 1x1 projection shortcuts"),
     ("inception", "inception:InceptionNet", "Inception-style network: parallel 1x1, 3x3, 5x5 and pooling branches, concatenated"),
     ("stn_cnn", "spatial_transformer:SpatialTransformerCNN", "CNN behind a spatial transformer that learns to align its input"),
+    ("unet", "unet:UNet", "U-Net: encoder-decoder with skip connections for image-to-image tasks"),
+    ("rnn", "recurrent:RecurrentNet", "Recurrent network (simple RNN, GRU or LSTM): stacked, optionally bidirectional, masked"),
+    ("seq2seq", "seq2seq:Seq2Seq", "Encoder-decoder GRU with additive (Bahdanau) attention"),
+    ("transformer", "transformer:TransformerEncoder", "Transformer encoder: pre-norm multi-head self-attention with positional encodings"),
+    ("deepsets", "deepsets:DeepSets", "Deep Sets / Particle Flow Network: per-element network, masked sum, set-level network"),
+    ("set_transformer", "set_transformer:SetTransformer", "Transformer over sets: self-attention without positions, optional pairwise bias"),
+    ("mpnn", "mpnn:MPNN", "Message-passing neural network with GRU vertex update"),
+    ("particlenet", "particlenet:ParticleNet", "ParticleNet: EdgeConv blocks on dynamic k-nearest-neighbour graphs"),
+    ("interaction_network", "interaction_network:InteractionNetwork", "Interaction network for edge classification on hit graphs"),
 ):
     MODELS.declare(_name, f"quanta.models.{_target}", _description)
 
@@ -34,4 +43,4 @@ def register(name: str, description: str | None = None):
 __all__ = ["DATA_ARGUMENTS", "MODELS", "register"]
 
 #: constructor arguments that quanta derives from the data and the task (users do not set them)
-DATA_ARGUMENTS = ("in_features", "out_features", "input_shape", "in_channels")
+DATA_ARGUMENTS = ("in_features", "out_features", "input_shape", "in_channels", "edge_in_features")

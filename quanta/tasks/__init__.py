@@ -15,6 +15,10 @@ TASKS.declare("multiclass", "quanta.tasks.multiclass:Multiclass",
               "K-class classification: K logits, cross-entropy loss, accuracy")
 TASKS.declare("regression", "quanta.tasks.regression:Regression",
               "Regression of one or more real targets: mean squared error loss")
+TASKS.declare("reconstruction", "quanta.tasks.reconstruction:Reconstruction",
+              "Image-to-image regression (denoising, super-resolution): pixel MSE, optional multi-scale loss")
+TASKS.declare("segmentation", "quanta.tasks.segmentation:Segmentation",
+              "Per-pixel classification of images: cross-entropy over K classes at every pixel")
 
 
 def register(name: str, description: str | None = None):
