@@ -241,24 +241,29 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
         part = parts[name]
         if len(part) == 0:
             continue
-        y, score, weight = per_element(part, estimator.predict(part))
-        arrays[f"{name}_y"], arrays[f"{name}_score"] = y, score
-        if weight is not None:
-            arrays[f"{name}_weight"] = weight
-        metrics[name] = metrics_for(task.name, y, score, weight)
+        score = estimator.predict(part)
+        metrics[name] = {}
+        for head, (task_name, target, head_score) in task.evaluation_heads(part.arrays, score).items():
+            y, scored, weight = per_element(part, target, head_score)
+            prefix = f"{head}_" if head else ""
+            arrays[f"{name}_{prefix}y"], arrays[f"{name}_{prefix}score"] = y, scored
+            if weight is not None:
+                arrays[f"{name}_{prefix}weight"] = weight
+            metrics[name].update({prefix + k: v for k, v in metrics_for(task_name, y, scored, weight).items()})
     np.savez(method_dir / PREDICTIONS, **arrays)
     return metrics
 
 
-def per_element(part: Dataset, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def per_element(part: Dataset, y: np.ndarray,
+                score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Targets, scores and weights as evaluation wants them: one row per scored element.
 
     Per-sample targets pass through. Per-element targets (sequence steps, graph
     edges) keep their unmasked elements, each with its sample's weight;
     per-element regression targets such as images become one row per sample.
     """
-    y, weight = part.y, part.arrays.get("weight")
-    if "target_mask" in part:
+    weight = part.arrays.get("weight")
+    if "target_mask" in part and part["target_mask"].shape == y.shape[:part["target_mask"].ndim]:
         keep = part["target_mask"].astype(bool)
         if weight is not None:
             weight = np.broadcast_to(weight.reshape(-1, *([1] * (keep.ndim - 1))), keep.shape)[keep]

@@ -32,6 +32,7 @@ _METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "regression": regression_metrics,
     "reconstruction": reconstruction_metrics,
     "segmentation": segmentation_metrics,
+    "perceptron": binary_metrics,  # scores are 0/1 decisions
 }
 
 #: Tasks :func:`metrics_for` knows.

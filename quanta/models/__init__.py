@@ -16,6 +16,9 @@ from quanta.registry import Registry
 MODELS = Registry("model", listing="quanta models")
 for _name, _target, _description in (
     ("mlp", "mlp:MLP", "Multilayer perceptron: dense layers with a chosen activation, dropout, normalisation and init"),
+    ("perceptron", "perceptron:Perceptron", "Rosenblatt's perceptron: a step-activated linear unit trained with the perceptron rule"),
+    ("highway", "dense:HighwayNetwork", "Highway network: dense layers with learned transform and carry gates"),
+    ("residual_mlp", "dense:ResidualMLP", "Residual MLP: dense blocks with identity shortcuts and normalisation"),
     ("cnn", "cnn:CNN", "Convolutional network (1D/2D/3D): conv blocks with stride, padding, dilation, pooling, then a dense head"),
     ("lenet5", "lenet:LeNet5", "LeNet-5: two convolution and pooling stages and three dense layers (LeCun et al. 1998)"),
     ("vgg", "vgg:VGG", "VGG-style network: stacks of 3x3 convolutions separated by max pooling"),

@@ -19,6 +19,7 @@ from torch import nn
 from quanta.errors import UserError
 from quanta.models.activations import ACTIVATIONS
 from quanta.models.activations import activation as make_activation
+from quanta.models.drop_connect import dense
 from quanta.models.init import INIT_SCHEMES, initialise
 
 NORMS = ("none", "batch", "layer")
@@ -47,6 +48,10 @@ class MLP(nn.Module):
             (LayerNorm over the features of each sample) or ``"none"``.
         init: weight initialisation, ``"default"`` (PyTorch's), ``"xavier"``
             or ``"he"``; see :mod:`quanta.models.init`.
+        drop_connect: probability of dropping each weight of the hidden
+            layers during training (DropConnect, Wan et al. 2013; see
+            :mod:`quanta.models.drop_connect`), in [0, 1); 0 keeps plain
+            ``nn.Linear`` layers. The output layer is never dropped.
 
     Shapes:
         - input ``x``: ``[N, in_features]``, or ``[N, d1, d2, ...]`` with
@@ -69,6 +74,7 @@ class MLP(nn.Module):
         dropout: float = 0.0,
         norm: Literal["none", "batch", "layer"] = "none",
         init: Literal["default", "xavier", "he"] = "default",
+        drop_connect: float = 0.0,
     ) -> None:
         super().__init__()
         hidden = tuple(hidden)
@@ -78,6 +84,8 @@ class MLP(nn.Module):
             _check_size(f"hidden[{i}]", width)
         if not 0.0 <= dropout < 1.0:
             raise UserError(f"mlp: dropout must be in [0, 1), received {dropout!r}")
+        if not 0.0 <= drop_connect < 1.0:
+            raise UserError(f"mlp: drop_connect must be in [0, 1), received {drop_connect!r}")
         if norm not in NORMS:
             raise UserError(f"mlp: norm must be one of {', '.join(NORMS)}, received {norm!r}")
         if init not in INIT_SCHEMES:
@@ -94,11 +102,12 @@ class MLP(nn.Module):
         self.dropout = dropout
         self.norm = norm
         self.init = init
+        self.drop_connect = drop_connect
 
         layers: list[nn.Module] = []
         width_in = in_features
         for width in hidden:
-            layers.append(nn.Linear(width_in, width))
+            layers.append(dense(width_in, width, drop_connect))
             if norm == "batch":
                 layers.append(nn.BatchNorm1d(width))
             elif norm == "layer":

@@ -19,6 +19,10 @@ TASKS.declare("reconstruction", "quanta.tasks.reconstruction:Reconstruction",
               "Image-to-image regression (denoising, super-resolution): pixel MSE, optional multi-scale loss")
 TASKS.declare("segmentation", "quanta.tasks.segmentation:Segmentation",
               "Per-pixel classification of images: cross-entropy over K classes at every pixel")
+TASKS.declare("multitask", "quanta.tasks.multitask:MultiTask",
+              "Several heads on one trunk: a weighted sum of per-head task losses")
+TASKS.declare("perceptron", "quanta.tasks.perceptron:PerceptronRule",
+              "Rosenblatt's perceptron rule: weights move by r (t - y) x for every misclassified sample")
 
 
 def register(name: str, description: str | None = None):

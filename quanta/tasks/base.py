@@ -30,6 +30,8 @@ class Task:
     #: validation metric shown in progress and history, and whether higher is better
     monitor: str = "loss"
     higher_is_better: bool = False
+    #: data-set arrays besides ``y`` the loss reads (moved to the device with the batch)
+    target_arrays: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         """Built-in tasks take no parameters; a subclass may add keyword ones with defaults."""
@@ -64,6 +66,11 @@ class Task:
                 mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Validation metrics as 0-d tensors on the device (read once per epoch)."""
         return {"loss": self.loss(output, target, weight, mask).detach()}
+
+    def evaluation_heads(self, arrays: dict[str, np.ndarray],
+                         scores: np.ndarray) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
+        """``{head: (task name, targets, scores)}`` evaluated separately; ``""`` for a single head."""
+        return {"": (self.name, arrays["y"], scores)}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "monitor": self.monitor}

@@ -3,8 +3,14 @@
 Each epoch draws a permutation from a generator seeded by (seed, epoch), so
 the batch order does not depend on what ran before; dropout draws from
 torch's global RNG, whose state is saved in every checkpoint. Together with
-the optimiser, schedule and callback states this makes a resumed run continue
-bit-for-bit (on the same device and PyTorch build).
+the optimiser and callback states this makes a resumed run continue
+bit-for-bit (on the same device and PyTorch build). Learning-rate schedules
+are closed-form functions of (epoch, step) and augmentations draw from a
+device generator seeded by (seed, epoch), so neither has hidden state.
+
+One training step, in order: augment the batch (training only), set the
+learning rate (per-step schedules only), forward and task loss, add the
+weight penalty (``l1``/``l2``), backward, clip, optimiser step.
 
 The hot loop does no device sync: the training loss is summed on the device
 and read once per epoch, with the validation metrics.
@@ -13,12 +19,15 @@ and read once per epoch, with the validation metrics.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
+from quanta.errors import UserError
 from quanta.tasks.base import Task
 from quanta.train.callbacks import Callback
 from quanta.train.checkpoint import (
@@ -32,6 +41,9 @@ from quanta.train.checkpoint import (
 from quanta.train.config import TrainConfig
 from quanta.train.device import autocast, autocast_dtype
 from quanta.train.optim import build_optimizer, build_schedule
+from quanta.train.regularization import weight_penalty
+from quanta.train.schedules import LearningRateSchedule, set_learning_rates
+from quanta.train.transfer import freeze, parameter_groups
 
 
 class TrainingInterrupted(Exception):
@@ -54,11 +66,17 @@ class Trainer:
         inputs: names of the batch arrays passed to ``model.forward``, in order.
         callbacks: hooks, called in the given order (see ``callbacks.py``).
         extra_state: tensors saved into every checkpoint unchanged (fitted transforms).
+        augment: the training-batch augmentation pipeline; by default one built from
+            ``config.augment`` without a standardisation to undo.
+
+    A task that reads target arrays other than ``y`` lists them in its
+    ``target_arrays`` attribute; its ``metrics`` then receives the targets as
+    a dict ``{name: tensor}`` instead of the tensor ``y``.
     """
 
     def __init__(self, model: torch.nn.Module, task: Task, config: TrainConfig, device: torch.device,
                  inputs: tuple[str, ...] = ("x",), callbacks: list[Callback] | None = None,
-                 extra_state: dict[str, torch.Tensor] | None = None):
+                 extra_state: dict[str, torch.Tensor] | None = None, augment: AugmentPipeline | None = None):
         self.model = model.to(device)
         self.task = task
         self.config = config
@@ -66,8 +84,19 @@ class Trainer:
         self.inputs = inputs
         self.callbacks = list(callbacks or [])
         self.extra_state = extra_state or {}
-        self.optimizer = build_optimizer(self.model.parameters(), config, device)
-        self.schedule = build_schedule(self.optimizer, config)
+        self.target_arrays: tuple[str, ...] = tuple(task.target_arrays)
+        self.frozen = freeze(self.model, config.freeze) if config.freeze else []
+        if not any(p.requires_grad for p in self.model.parameters()):
+            raise UserError(f"freeze: the patterns {config.freeze} freeze every parameter; nothing would train")
+        parameters = (parameter_groups(self.model, config.lr, config.lr_groups) if config.lr_groups
+                      else self.model.parameters())
+        self.optimizer = build_optimizer(parameters, config, device)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.schedule: LearningRateSchedule | None = None  # built in fit(), when the batch count is known
+        self.penalty = weight_penalty(self.model, config.l1, config.l2)
+        if augment is None and config.augment:
+            augment = AugmentPipeline(build_augmentations(config.augment))
+        self.augment = augment
         self.amp_dtype = autocast_dtype(device, config.precision)
         self.forward_model = torch.compile(self.model) if config.compile else self.model
         self.epoch = 0  # epochs completed
@@ -81,7 +110,9 @@ class Trainer:
         """Train until ``config.epochs`` or early stopping; returns self."""
         config, model, optimizer = self.config, self.forward_model, self.optimizer
         task, inputs, callbacks = self.task, self.inputs, self.callbacks
-        clip = config.clip_grad_norm
+        clip, penalty, augment = config.clip_grad_norm, self.penalty, self.augment
+        self.schedule = schedule = build_schedule(config, -(-len(train) // config.batch_size))
+        per_step = schedule is not None and schedule.per_step
         for callback in callbacks:
             callback.on_fit_start(self)
         try:
@@ -92,14 +123,25 @@ class Trainer:
                     callback.on_epoch_start(self, epoch)
                 self.model.train()
                 generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+                if augment is not None:
+                    augment_generator = torch.Generator(self.device).manual_seed(config.seed * 100_003 + epoch + 7)
+                if schedule is not None:
+                    epoch_factor = schedule.epoch_factor(epoch - 1)
+                    set_learning_rates(optimizer, self.base_lrs, epoch_factor)
                 loss_sum = torch.zeros((), device=self.device)
                 batches = 0
                 start = time.perf_counter()
                 for batch in train.batches(config.batch_size, generator):
+                    if augment is not None:
+                        batch = augment(batch, augment_generator)
+                    if per_step:  # a few float operations per step, no device work
+                        set_learning_rates(optimizer, self.base_lrs,
+                                           epoch_factor * schedule.step_factor(self.step + batches))
                     with autocast(self.device, self.amp_dtype):
                         loss = task.training_loss(model, batch, inputs)
+                    objective = loss + penalty() if penalty is not None else loss
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    objective.backward()
                     if clip:
                         torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
                     optimizer.step()
@@ -117,8 +159,6 @@ class Trainer:
                     "train_seconds": seconds,
                     "samples_per_second": len(train) / max(seconds, 1e-12),
                 }
-                if self.schedule is not None:
-                    self.schedule.step()
                 if valid is not None and len(valid) > 0:
                     logs.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
                 self.epoch = epoch
@@ -145,7 +185,9 @@ class Trainer:
         """The task's metrics on ``data`` (one device sync)."""
         output = self.outputs(data)
         tensors = data.tensors
-        metrics = self.task.metrics(output, tensors["y"], tensors.get("weight"), tensors.get("target_mask"))
+        target = ({name: tensors[name] for name in self.target_arrays} if self.target_arrays
+                  else tensors["y"])
+        metrics = self.task.metrics(output, target, tensors.get("weight"), tensors.get("target_mask"))
         values = torch.stack([v.float() for v in metrics.values()]).tolist()
         return dict(zip(metrics, values, strict=True))
 
@@ -156,10 +198,6 @@ class Trainer:
         tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
         optim_tensors, optim_skeleton = flatten_state(self.optimizer.state_dict(), "optimizer")
         tensors.update(optim_tensors)
-        schedule_skeleton = None
-        if self.schedule is not None:
-            schedule_tensors, schedule_skeleton = flatten_state(self.schedule.state_dict(), "schedule")
-            tensors.update(schedule_tensors)
         rng_tensors, rng_meta = capture_rng()
         tensors.update({f"rng.{k}": v for k, v in rng_tensors.items()})
         tensors.update({f"extra.{k}": v for k, v in self.extra_state.items()})
@@ -174,7 +212,7 @@ class Trainer:
             "step": self.step,
             "history": self.history,
             "optimizer": optim_skeleton,
-            "schedule": schedule_skeleton,
+            "schedule": None if self.schedule is None else asdict(self.schedule),  # a record: (epoch, step) is its state
             "rng": rng_meta,
             "callbacks": callback_meta,
             "config": self.config.to_dict(),
@@ -190,8 +228,6 @@ class Trainer:
 
         self.model.load_state_dict(part("model"))
         self.optimizer.load_state_dict(unflatten_state(tensors, meta["optimizer"], "optimizer"))
-        if self.schedule is not None and meta["schedule"] is not None:
-            self.schedule.load_state_dict(unflatten_state(tensors, meta["schedule"], "schedule"))
         for callback in self.callbacks:
             if callback.state_key and callback.state_key in meta["callbacks"]:
                 callback.load_state(part(callback.state_key), meta["callbacks"][callback.state_key])

@@ -6,8 +6,14 @@ surface as the classical methods in ``quanta.methods``:
 
 - ``fit(train, valid)`` fits the input transform on ``train`` only, then trains;
 - ``predict(data)`` applies the saved transform and returns task scores;
-- ``save(directory)`` / ``Network.load(directory)`` keep weights, transform
-  and the model's name and parameters in one safetensors file (no pickle).
+- ``save(directory)`` / ``Network.load(directory)`` keep weights, transform,
+  the model's name and parameters and the task's name and parameters in one
+  safetensors file (no pickle).
+
+Training options that touch the model before training live here too:
+``init_from`` loads matching weights of an earlier run (not when resuming:
+the checkpoint has the weights), and ``augment`` is built with the fitted
+standardisation so that augmentations work in raw units.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
 from quanta.data.transforms import Standardize
 from quanta.errors import UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
-from quanta.registry import validate_params
+from quanta.registry import parameters, validate_params
 from quanta.tasks import TASKS
 from quanta.tasks.base import Task
 from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
@@ -33,6 +40,7 @@ from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
 from quanta.train.loop import Trainer, TrainingInterrupted
 from quanta.train.progress import Progress
+from quanta.train.transfer import TransferReport, load_matching
 
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -71,10 +79,12 @@ class Network:
         self.history: list[dict[str, Any]] = []
         self.device = resolve_device(self.config.device)
         self.trainer: Trainer | None = None
+        self.transfer_report: TransferReport | None = None
 
     # -- training ---------------------------------------------------------------
     def _device_data(self, data: Dataset, with_targets: bool = True) -> DeviceData:
-        targets = ("y", "weight", "target_mask")
+        # targets: y, weights, masks and the extra target arrays the task declares (multi-task heads)
+        targets = ("y", "weight", "target_mask", *self.task.target_arrays)
         names = tuple(dict.fromkeys(n for n in (*self.inputs, *targets)
                                     if n in data and (with_targets or n not in targets)))
         return DeviceData(data, self.device, names)
@@ -105,8 +115,14 @@ class Network:
             batches = -(-len(train) // self.config.batch_size)
             hooks.append(Progress(label, self.config.epochs, batches, self.config.batch_size, self.task.monitor))
         hooks.extend(callbacks or [])
+        if self.config.init_from and not resume:
+            self.transfer_report = load_matching(self.model, self.config.init_from)
+            if directory is not None:
+                self.transfer_report.write(directory / "transfer.json")
+            if self.config.progress:
+                print(self.transfer_report.summary())
         self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs, hooks,
-                               extra_state=self._transform_tensors())
+                               extra_state=self._transform_tensors(), augment=self._augmentation(train))
         if resume:
             if checkpoint is None or not checkpoint.exists():
                 raise UserError(f"{directory}: no checkpoint to resume from ({CHECKPOINT_FILE} is missing)")
@@ -120,6 +136,18 @@ class Network:
             raise
         self.history = self.trainer.history
         return self
+
+    def _augmentation(self, train: Dataset) -> AugmentPipeline | None:
+        """The training-batch augmentations, undoing and redoing the fitted standardisation."""
+        if not self.config.augment:
+            return None
+        mean = scale = None
+        if self.transform is not None:
+            shape = [1] * train.x.ndim
+            shape[self.transform.axis_] = -1
+            mean = torch.as_tensor(self.transform.mean_).reshape(shape).to(self.device)
+            scale = torch.as_tensor(self.transform.scale_).reshape(shape).to(self.device)
+        return AugmentPipeline(build_augmentations(self.config.augment), mean, scale)
 
     # -- prediction -------------------------------------------------------------
     def _prepared(self, data: Dataset) -> Dataset:
@@ -145,7 +173,8 @@ class Network:
         path = Path(directory) / MODEL_FILE
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
         tensors.update(self._transform_tensors())
-        meta = {"spec": self.spec, "task": self.task.name, "inputs": list(self.inputs),
+        task_params = {name: getattr(self.task, name) for name in parameters(type(self.task))}
+        meta = {"spec": self.spec, "task": self.task.name, "task_params": task_params, "inputs": list(self.inputs),
                 "standardize": self.transform is not None, "config": self.config.to_dict()}
         save_checkpoint(path, tensors, meta)
         return path
@@ -163,7 +192,8 @@ class Network:
                                 spec["out_features"], where=str(path))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         config = TrainConfig(**{**meta["config"], "device": device, "progress": False})
-        network = cls(model, TASKS.create(meta["task"]), config, meta["standardize"], spec)
+        task = TASKS.create(meta["task"], where=f"{path} task", **meta.get("task_params", {}))
+        network = cls(model, task, config, meta["standardize"], spec)
         transform = {k[10:]: v.numpy() for k, v in tensors.items() if k.startswith("transform.")}
         network.transform = Standardize.from_state(transform) if transform else None
         return network
