@@ -167,11 +167,12 @@ def roc_figure(
             )
         ax.set_yscale("log")
         ax.set_xlim(0.0, 1.0)
-        ax.set_ylim(1.0, highest * 2.0)
+        # headroom above the curves keeps the legend off them, however many methods there are
+        ax.set_ylim(1.0, highest * (2.0 if len(methods) <= 2 else 4.0 ** ((len(methods) + 1) // 2)))
         ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         ax.grid(True, which="major", color="0.92", linewidth=0.8)
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper right", ncol=2 if len(methods) > 3 else 1, fontsize=9)
         if title:
             ax.set_title(title, loc="left")
     return fig
