@@ -19,6 +19,7 @@ for _name, _description in {
     "tracks": "Charged-particle tracks in a solenoid barrel detector: hits, hit graphs with edge labels, track parameters",
     "sequences": "Toy sequence tasks for recurrent networks: palindrome recognition, copy and sum",
     "hzz": "H -> ZZ* -> 4 leptons vs q qbar -> ZZ -> 4 leptons from Pythia 8, with acceptance and smearing",
+    "files": "The physicist's own files: NumPy, CSV, Parquet, HDF5, ROOT, with selections, derived variables and padding",
     "digits": "Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5",
 }.items():
     SOURCES.declare(_name, f"quanta.data.{_name}:{_name}", _description)
