@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  quanta run                      the built-in default experiment (top tagging)\n"
                "  quanta run examples/top_tagging.yaml --seed 2\n"
                "  quanta run --resume runs/top-tagging/20260101-120000\n"
-               "  quanta report runs/top-tagging/20260101-120000\n  quanta models",
+               "  quanta report runs/top-tagging/20260101-120000\n"
+               "  quanta predict runs/my-run/20260101-120000 new.root --out scores.parquet --keep event\n"
+               "  quanta models",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -36,6 +38,20 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="regenerate report.html of a run directory")
     report.add_argument("run_dir", metavar="RUN_DIR")
+
+    predict = commands.add_parser(
+        "predict", help="score new files with the methods of a run trained from files",
+        description="Read new files the way the run read its training files (derived, selection, features, tree), "
+                    "apply its methods and write one output per input: score_<method> columns next to --keep columns.")
+    predict.add_argument("run_dir", metavar="RUN_DIR", help="a run directory whose data source is 'files'")
+    predict.add_argument("files", nargs="+", metavar="FILES", help="the new files to score")
+    predict.add_argument("--out", required=True,
+                         help="output file (.parquet, .h5/.hdf5, .root) or, with several inputs, a folder")
+    predict.add_argument("--method", action="append", default=None, metavar="NAME",
+                         help="a method of the run to apply (repeatable; default: all)")
+    predict.add_argument("--keep", action="append", default=[], metavar="COL",
+                         help="an input column copied to the output (repeatable), e.g. event number or weight")
+    predict.add_argument("--tree", help="the TTree of ROOT inputs (default: the run's tree)")
 
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
                        ("tasks", "tasks (what is learned)")):
@@ -116,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.rundir import require_run_directory
 
             print(write_report(require_run_directory(args.run_dir)))
+            return 0
+        if args.command == "predict":
+            from quanta.predict import predict_files
+
+            for path in predict_files(args.run_dir, args.files, args.out, methods=args.method,
+                                      keep=args.keep, tree=args.tree):
+                print(path)
             return 0
         if args.command == "datasets" and args.action == "show":
             _show(args)

@@ -93,21 +93,10 @@ def files(
     names: list[str] | None = None
     label_is_bool = False
     for path, class_index in sources:
-        columns = read(path, fmt, tree)
-        for name, expression in derived.items():
-            columns[name] = evaluate(expression, columns, path)
-        if selection:
-            columns = _select(columns, selection, path)
+        columns = select_rows(read(path, fmt, tree), derived, selection, path)
         if names is None:
-            names = list(collection) if collection else _resolve_features(features, columns, label, weight, path)
-        arrays: dict[str, np.ndarray] = {}
-        if collection:
-            branches = {name: _column(columns, name, path) for name in collection}
-            key = evaluate(sort_by, columns, path) if sort_by else None
-            arrays["x"], arrays["mask"] = pad_collection(branches, pad_length, key, path)
-            _check_finite(arrays["x"], f"collection {collection}", path)
-        else:
-            arrays["x"] = _features(columns, names, path)
+            names = list(collection) if collection else feature_names(features, columns, label, weight, path)
+        arrays = inputs(columns, names, collection, pad_length, sort_by, path)
         rows = len(arrays["x"])
         if class_index is not None:
             arrays["y"] = np.full(rows, class_index, dtype=np.int64)
@@ -125,6 +114,28 @@ def files(
     data = {key: value[order] for key, value in data.items()}
     return Dataset(data, name="files", feature_names=names, classes=_class_names(classes, label, data, label_is_bool),
                    info={"paths": [path for path, _ in sources], "format": fmt, "rows": len(order)})
+
+
+def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,
+                path: str) -> dict[str, Any]:
+    """``columns`` of one file with the ``derived`` columns added and the rows failing ``selection`` dropped."""
+    for name, expression in derived.items():
+        columns[name] = evaluate(expression, columns, path)
+    return _select(columns, selection, path) if selection else columns
+
+
+def inputs(columns: dict[str, Any], names: list[str], collection: list[str], pad_length: int,
+           sort_by: str | None, path: str) -> dict[str, np.ndarray]:
+    """The inputs of one file's (selected) rows: ``x[N, F]``, or ``x[N, P, C]`` and ``mask[N, P]``."""
+    arrays: dict[str, np.ndarray] = {}
+    if collection:
+        branches = {name: _column(columns, name, path) for name in collection}
+        key = evaluate(sort_by, columns, path) if sort_by else None
+        arrays["x"], arrays["mask"] = pad_collection(branches, pad_length, key, path)
+        _check_finite(arrays["x"], f"collection {collection}", path)
+    else:
+        arrays["x"] = _features(columns, names, path)
+    return arrays
 
 
 def _expand(paths: list[str], classes: dict[str, str]) -> list[tuple[str, int | None]]:
@@ -172,7 +183,7 @@ def _is_numeric_flat(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim in (1, 2)
 
 
-def _resolve_features(features: list[str], columns: dict[str, Any], label: str | None,
+def feature_names(features: list[str], columns: dict[str, Any], label: str | None,
                       weight: str | None, path: str) -> list[str]:
     """Feature names from names and ``*`` patterns (matched against the first file's columns)."""
     if not features:
@@ -205,7 +216,7 @@ def _features(columns: dict[str, Any], names: list[str], path: str) -> np.ndarra
     for name in names:
         if name in columns:
             value = columns[name]
-        else:  # the i-th column of a 2-D column, as named by _resolve_features
+        else:  # the i-th column of a 2-D column, as named by feature_names
             base, _, index = name.rpartition("_")
             value = _column(columns, base if base in columns else name, path)
             value = value[:, int(index)] if isinstance(value, np.ndarray) and value.ndim == 2 else value
@@ -268,4 +279,4 @@ def _class_names(classes: dict[str, str], label: str | None, data: dict[str, np.
     return [str(i) for i in range(int(data["y"].max()) + 1 if len(data["y"]) else 0)]
 
 
-__all__ = ["files", "FORMATS"]
+__all__ = ["files", "FORMATS", "select_rows", "feature_names", "inputs"]

@@ -1,0 +1,233 @@
+"""Predictions written back to the physicist's files: ``quanta predict``.
+
+A run trained from the ``files`` source knows how its inputs were made: the
+``derived`` columns, the ``selection``, the ``features`` (or the padded
+``collection``) and the ROOT ``tree``. New files - usually without labels - are
+read the same way, every saved method scores them with its saved transform,
+and one output file per input is written, row-aligned with the input's
+selected rows: ``score_<method>`` (binary), ``score_<method>_<k>``
+(multiclass), ``prediction_<method>`` (regression), next to the pass-through
+columns named by ``keep`` (event numbers, weights, observables).
+
+Outputs are Parquet (``.parquet``), HDF5 (``.h5``/``.hdf5``, one dataset per
+column) or ROOT (``.root``, a TTree named ``predictions``). With several inputs
+``out`` is a folder and each output is named after its input's stem.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quanta.errors import UserError, closest, unknown_name
+
+OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".h5": "hdf5", ".hdf5": "hdf5", ".root": "root"}
+TREE = "predictions"  # the TTree of ROOT outputs
+
+
+def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
+                  methods: list[str] | None = None, keep: tuple[str, ...] | list[str] = (),
+                  tree: str | None = None) -> list[Path]:
+    """Score new files with the methods of a run trained from files; return the written paths.
+
+    Args:
+        run_dir: a run directory whose ``config.yaml`` has ``data.source: files``.
+        paths: the new files (labels are not needed).
+        out: the output file for one input (its suffix picks the format); a
+            folder for several (see :func:`output_paths`).
+        methods: the methods to apply (default: every method of the run).
+        keep: flat input columns (derived ones included) copied next to the scores.
+        tree: the TTree of ROOT inputs (default: the run's ``tree``).
+    """
+    from quanta.config import read_experiment
+    from quanta.data.files import feature_names, inputs, select_rows
+    from quanta.data.files.readers import format_of, read
+    from quanta.rundir import require_run_directory
+
+    directory = require_run_directory(run_dir)
+    raw = read_experiment(directory / "config.yaml")
+    data = raw.get("data") or {}
+    if data.get("source") != "files":
+        raise UserError(f"{directory}: this run was trained from the '{data.get('source')}' source, not from files; "
+                        "quanta predict reads new files the way a 'files' run read its own")
+    entries = _method_entries(raw, methods)
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise UserError("predict: give at least one input file")
+    for path in paths:
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such file")
+    targets = output_paths(paths, out)
+    for target in targets:  # an unwritable --out fails before any model is loaded
+        _writable_folder(target)
+    estimators: dict[str, Any] = {}
+    task = raw.get("task", "binary")
+    tree = tree if tree is not None else data.get("tree")
+    derived, selection = data.get("derived") or {}, data.get("selection")
+    collection = list(data.get("collection") or [])
+    names = list(collection) or _training_features(data, tree)
+
+    written = []
+    for path, target in zip(paths, targets, strict=True):
+        columns = select_rows(read(path, format_of(path), tree), derived, selection, path)
+        if names is None:
+            names = feature_names(data.get("features") or [], columns, data.get("label"), data.get("weight"), path)
+        arrays = inputs(columns, names, collection, int(data.get("pad_length") or 0), data.get("sort_by"), path)
+        table: dict[str, np.ndarray] = {}
+        for name in keep:
+            if name not in columns:
+                guess = closest(name, columns)
+                hint = f"; did you mean '{guess}'?" if guess else ""
+                raise UserError(f"{path}: --keep column '{name}' not found{hint} columns: {', '.join(columns)}")
+            value = columns[name]
+            if not isinstance(value, np.ndarray) or value.ndim != 1:
+                raise UserError(f"{path}: --keep column '{name}' is not one value per row; keep flat columns")
+            table[name] = value
+        from quanta.data.dataset import Dataset
+
+        dataset = Dataset(arrays, name=Path(path).name, feature_names=names)
+        estimators = estimators or _load(directory, entries)  # loaded once the first file is known to be usable
+        for method, estimator in estimators.items():
+            table.update(score_columns(method, task, estimator.predict(dataset)))
+        written.append(write_table(table, target))
+    return written
+
+
+def output_paths(paths: list[str], out: str | Path) -> list[Path]:
+    """One output per input: ``out`` itself for one input, ``out/<input stem><suffix>`` for several.
+
+    For a folder the suffix is ``out``'s own when it names a format
+    (``preds.root/``), else the input's when it is an output format, else ``.parquet``.
+    """
+    out = Path(out)
+    if len(paths) == 1 and not out.is_dir():
+        _format_of_output(out)
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: several inputs write one file each into a folder, but this is a file")
+    stems = [Path(p).stem for p in paths]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise UserError(f"predict: several inputs share the stem {', '.join(duplicates)}; "
+                        "outputs in one folder are named after the input's stem")
+    targets = []
+    for path, stem in zip(paths, stems, strict=True):
+        suffix = next((s for s in (out.suffix.lower(), Path(path).suffix.lower()) if s in OUTPUT_SUFFIXES),
+                      ".parquet")
+        targets.append(out / f"{stem}{suffix}")
+    return targets
+
+
+def _format_of_output(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise UserError(f"--out {out}: cannot tell the output format from the suffix '{suffix}'; "
+                        f"use one of {', '.join(OUTPUT_SUFFIXES)} (or an existing folder for several inputs)")
+    return OUTPUT_SUFFIXES[suffix]
+
+
+def _method_entries(raw: dict[str, Any], wanted: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The ``methods:`` entries of the run to apply: the named ones (default: all)."""
+    entries = {entry["name"]: entry for entry in raw.get("methods") or [] if isinstance(entry, dict)}
+    for name in wanted or []:
+        if name not in entries:
+            raise unknown_name("method of this run", name, entries)
+    chosen = {name: entries[name] for name in wanted or entries}
+    for name, entry in chosen.items():
+        if entry.get("data"):
+            raise UserError(f"{name}: was trained on another view of the data ({entry['data']}); "
+                            "predict applies methods that read the run's own data block")
+    return chosen
+
+
+def _writable_folder(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
+
+
+def _load(directory: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{method name: estimator}`` loaded from the run's method folders."""
+    chosen = {}
+    for name, entry in entries.items():
+        method_dir = directory / name
+        if entry.get("model") is not None:
+            from quanta.train.network import Network
+
+            if not (method_dir / "model.safetensors").exists():
+                raise UserError(f"{method_dir}: no saved network here (was the method trained to the end?)")
+            chosen[name] = Network.load(method_dir)
+        else:
+            from quanta.methods import METHODS
+
+            chosen[name] = METHODS.get(entry["method"]).load(method_dir)
+    return chosen
+
+
+def _training_features(data: dict[str, Any], tree: str | None) -> list[str] | None:
+    """The feature names of training when ``features`` was empty (every numeric column).
+
+    Resolved again from the first training file, which new files without labels
+    may not reproduce (an extra ``event`` column). None when the features are
+    named or the training files are gone (then they are resolved on the new file).
+    """
+    if data.get("features"):
+        return None
+    patterns = list((data.get("classes") or {}).values()) or list(data.get("paths") or [])
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if matches and Path(matches[0]).is_file():
+            from quanta.data.files import feature_names, select_rows
+            from quanta.data.files.readers import format_of, read
+
+            path = matches[0]
+            columns = select_rows(read(path, format_of(path), tree), data.get("derived") or {},
+                                  data.get("selection"), path)
+            return feature_names([], columns, data.get("label"), data.get("weight"), path)
+    return None
+
+
+def score_columns(method: str, task: str, score: np.ndarray) -> dict[str, np.ndarray]:
+    """Output columns of one method: ``score_<m>``, ``score_<m>_<k>`` or ``prediction_<m>``."""
+    prefix = "prediction" if task == "regression" else "score"
+    score = np.asarray(score)
+    if score.ndim == 1:
+        return {f"{prefix}_{method}": score}
+    score = score.reshape(len(score), -1)
+    if score.shape[1] == 1:
+        return {f"{prefix}_{method}": score[:, 0]}
+    return {f"{prefix}_{method}_{k}": score[:, k] for k in range(score.shape[1])}
+
+
+def write_table(table: dict[str, np.ndarray], target: Path) -> Path:
+    """Write flat columns to ``target`` in the format of its suffix; unwritable paths are one-line errors."""
+    fmt = _format_of_output(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({name: pa.array(value) for name, value in table.items()}), target)
+        elif fmt == "hdf5":
+            import h5py
+
+            with h5py.File(target, "w") as handle:
+                for name, value in table.items():
+                    handle.create_dataset(name, data=value)
+        else:
+            import uproot
+
+            with uproot.recreate(target) as handle:
+                tree = handle.mktree(TREE, {name: value.dtype for name, value in table.items()})
+                tree.extend(table)
+    except OSError as error:
+        raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
+    return target
+
+
+__all__ = ["predict_files", "output_paths", "score_columns", "write_table"]
