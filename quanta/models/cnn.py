@@ -30,6 +30,7 @@ from quanta.models.conv import (
     check_widths,
     output_shape,
     pooling,
+    spatial_dims,
 )
 
 
@@ -150,12 +151,7 @@ class CNN(nn.Module):
     def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> CNN:
         """A CNN for inputs ``x`` of per-sample shape ``(C, *S)``; ``dims = len(S)``."""
         shape = tuple(shapes["x"])
-        dims = len(shape) - 1
-        if dims not in DIMS:
-            raise UserError(f"cnn: inputs x must be [N, C, L], [N, C, H, W] or [N, C, D, H, W]; "
-                            f"received per-sample shape {shape}")
-        if params.setdefault("dims", dims) != dims:
-            raise UserError(f"cnn: dims={params['dims']} does not match inputs of per-sample shape {shape}")
+        spatial_dims("cnn", shape, params)
         model = cls(in_channels=shape[0], out_features=out_features, **params)
         model.feature_shape(shape[1:])  # a clear error now if the input is too small
         return model

@@ -42,6 +42,24 @@ from quanta.models.activations import ACTIVATIONS
 from quanta.models.activations import activation as make_activation
 
 DIMS = (1, 2, 3)
+LAYOUTS = {1: "sequences [N, C, L]", 2: "images [N, C, H, W]", 3: "volumes [N, C, D, H, W]"}
+
+
+def spatial_dims(model: str, shape: tuple[int, ...], params: dict, allowed: tuple[int, ...] = DIMS,
+                 key: str = "dims") -> int:
+    """Spatial axes of channels-first inputs ``shape = (C, *S)``, checked and set in ``params[key]``.
+
+    Used by the ``for_data`` of every convolutional model; a layout the model
+    cannot take, or a ``dims`` that contradicts the data, is a one-line error.
+    """
+    dims = len(shape) - 1
+    if dims not in allowed:
+        layouts = [LAYOUTS[d] for d in allowed]
+        listed = ", ".join(layouts[:-1]) + " or " + layouts[-1] if len(layouts) > 1 else layouts[0]
+        raise UserError(f"{model}: inputs x must be {listed} (channels first); received per-sample shape {shape}")
+    if params.setdefault(key, dims) != dims:
+        raise UserError(f"{model}: {key}={params[key]} does not match inputs of per-sample shape {shape}")
+    return dims
 NORMS = ("none", "batch", "group", "layer")
 POOLS = ("max", "avg", "stochastic")
 Padding = int | Literal["same"]

@@ -39,6 +39,7 @@ from quanta.models.conv import (
     check_widths,
     conv_layer,
     norm_layer,
+    spatial_dims,
 )
 
 BLOCKS = ("basic", "bottleneck")
@@ -236,12 +237,7 @@ class ResNet(nn.Module):
     def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> ResNet:
         """A ResNet for inputs ``x`` of per-sample shape ``(C, *S)``; ``dims = len(S)``."""
         shape = tuple(shapes["x"])
-        dims = len(shape) - 1
-        if dims not in DIMS:
-            raise UserError(f"resnet: inputs x must be [N, C, L], [N, C, H, W] or [N, C, D, H, W]; "
-                            f"received per-sample shape {shape}")
-        if params.setdefault("dims", dims) != dims:
-            raise UserError(f"resnet: dims={params['dims']} does not match inputs of per-sample shape {shape}")
+        spatial_dims("resnet", shape, params)
         return cls(in_channels=shape[0], out_features=out_features, **params)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

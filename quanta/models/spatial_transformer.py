@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from quanta.errors import UserError
 from quanta.models.cnn import CNN
-from quanta.models.conv import ConvBlock, check_positive, check_widths, pooling
+from quanta.models.conv import ConvBlock, check_positive, check_widths, pooling, spatial_dims
 
 _ADAPTIVE_POOL = {2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 LOCALISATION_GRID = 4  # the localisation features are averaged onto 4 (x 4 (x 4)) cells: any input size works
@@ -150,12 +150,7 @@ class SpatialTransformerCNN(nn.Module):
     def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> SpatialTransformerCNN:
         """An STN-CNN for inputs ``x`` of per-sample shape ``(C, H, W)`` or ``(C, D, H, W)``."""
         shape = tuple(shapes["x"])
-        dims = len(shape) - 1
-        if dims not in (2, 3):
-            raise UserError(f"stn_cnn: inputs x must be images [N, C, H, W] or volumes [N, C, D, H, W], "
-                            f"received per-sample shape {shape}")
-        if params.setdefault("dims", dims) != dims:
-            raise UserError(f"stn_cnn: dims={params['dims']} does not match inputs of per-sample shape {shape}")
+        spatial_dims("stn_cnn", shape, params, allowed=(2, 3))
         return cls(in_channels=shape[0], out_features=out_features, **params)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

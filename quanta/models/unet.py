@@ -40,6 +40,7 @@ from torch import nn
 from quanta.errors import UserError
 from quanta.models.activations import ACTIVATIONS
 from quanta.models.activations import activation as make_activation
+from quanta.models.conv import spatial_dims
 from quanta.models.init import INIT_SCHEMES, initialise
 
 NORMS = ("batch", "group", "instance", "none")
@@ -288,14 +289,7 @@ class UNet(nn.Module):
     def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> UNet:
         """A U-Net for inputs ``x`` of per-sample shape ``(C, *S)`` (channels first, 1-3 spatial axes)."""
         shape = tuple(shapes["x"])
-        dims = len(shape) - 1
-        if dims not in (1, 2, 3):
-            raise UserError(f"unet: inputs x must be [N, C, L], [N, C, H, W] or [N, C, D, H, W] "
-                            f"(channels first); received per-sample shape {shape}")
-        if params.get("dimensions", dims) != dims:
-            raise UserError(f"unet: dimensions={params['dimensions']} does not fit inputs of per-sample "
-                            f"shape {shape} ({dims} spatial axes after the channel axis)")
-        params["dimensions"] = dims
+        spatial_dims("unet", shape, params, key="dimensions")
         depth = params.get("depth", 3)
         upscale = params.get("upscale", 1)
         working = upscale if params.get("upscale_mode", "interpolate") == "interpolate" else 1
