@@ -48,18 +48,43 @@ class Run:
         return self.result.estimator
 
     def predict(self, data: Any) -> np.ndarray:
-        """Scores for a Dataset or an array of inputs, with the saved transforms applied."""
+        """Scores for a Dataset, an array of inputs, or files (a path or a list of paths).
+
+        Files are read as the run read its own (a run from the ``files``
+        source): same derived columns, selection and features; the scores of
+        several files are concatenated in the order given, row-aligned with
+        each file's selected rows. The saved transforms are applied.
+        """
+        if isinstance(data, (str, Path)) or (isinstance(data, list) and data and isinstance(data[0], (str, Path))):
+            return self._predict_files([data] if isinstance(data, (str, Path)) else data)
         if not isinstance(data, Dataset):
             data = from_arrays(data, name="predict inputs")
         return self.result.estimator.predict(data)
+
+    def _predict_files(self, paths: list[str | Path]) -> np.ndarray:
+        from quanta.config import read_experiment
+        from quanta.predict import FileInputs
+
+        raw = read_experiment(self.directory / "config.yaml")
+        if (raw.get("data") or {}).get("source") != "files":
+            raise UserError(f"{self.directory}: this run was not trained from files; pass arrays or a Dataset")
+        reader = FileInputs(self.directory, raw)
+        scores = []
+        for path in paths:
+            if not Path(path).is_file():
+                raise UserError(f"{path}: no such file")
+            scores.append(self.result.estimator.predict(reader(str(path))[0]))
+        return np.concatenate(scores)
 
     def report(self) -> Path:
         """Write ``report.html`` in the run directory; returns its path."""
         return self.experiment.report()
 
 
-def _as_dataset(data: Any) -> Dataset:
-    if isinstance(data, Dataset):
+def _as_dataset(data: Any) -> Any:
+    from quanta.data.stream.stream import Stream
+
+    if isinstance(data, (Dataset, Stream)):
         return data
     if isinstance(data, tuple) and len(data) == 2:
         return from_arrays(data[0], data[1])

@@ -31,10 +31,12 @@ from quanta.config import (
 )
 from quanta.data.dataset import Dataset
 from quanta.data.split import SPLITS, split
+from quanta.data.stream.stream import Stream, StreamPart
 from quanta.errors import UserError
 from quanta.rundir import create_run_directory, environment, require_run_directory
 
 PREDICTIONS = "predictions.npz"
+DATA_RECORD = "data.json"
 
 
 @dataclass
@@ -118,14 +120,19 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
 
     task = TASKS.create(config.task, where="task_params", **config.task_params)
     dataset = data if data is not None else _load_source(config, {}, say)
-    dataset = _checked(dataset, task)
-    parts = split(dataset, config.data.split, seed=config.seed)
-    say(f"data: {dataset.name}, {len(dataset):,} samples, inputs {dataset.input_shape}; split "
+    dataset = dataset if isinstance(dataset, Stream) else _checked(dataset, task)
+    parts = _split(dataset, task, config)
+    say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs {dataset.input_shape}"
+        + (" (streamed from disk)" if isinstance(dataset, Stream) else "") + "; split "
         + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
     views = {_view_key(e.data): parts for e in config.methods if not e.data}
     for index, entry in enumerate(config.methods):
         if entry.data and _view_key(entry.data) not in views:
-            other = _checked(_load_source(config, entry.data, say), task)
+            other = _load_source(config, entry.data, say)
+            if isinstance(other, Stream) or isinstance(dataset, Stream):
+                raise UserError(f"methods[{index}].data: other views of streamed data are not supported; "
+                                "give each view its own experiment or set data.streaming: never")
+            other = _checked(other, task)
             if len(other) != len(dataset) or not np.array_equal(other.y, dataset.y):
                 raise UserError(f"methods[{index}].data: {entry.data} changes the samples, not only their "
                                 "representation; methods of one experiment must see the same events")
@@ -134,6 +141,7 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
     if directory is None:
         directory = create_run_directory(Path(config.output) / config.name)
         (directory / "config.yaml").write_text(to_yaml(config))
+        (directory / DATA_RECORD).write_text(json.dumps(data_record(dataset, parts), indent=1))
         (directory / "environment.json").write_text(
             json.dumps(environment(config.seed, config.device), indent=1))
     say(f"run directory: {directory}")
@@ -165,6 +173,26 @@ def _load_source(config: ExperimentConfig, overrides: dict[str, Any], say) -> Da
     params = {**config.data.params, **overrides}
     say(f"data: loading source '{config.data.source}' {params}")
     return SOURCES.create(config.data.source, where="data", **params)
+
+
+def _split(dataset: Dataset | Stream, task, config: ExperimentConfig) -> dict[str, Any]:
+    """Train, valid and test parts, their targets checked against the task."""
+    if isinstance(dataset, Stream):
+        parts = dataset.split(config.data.split, seed=config.seed)
+        if len(parts["train"]) == 0:
+            raise UserError(f"data.split: the training part is empty ({config.data.split})")
+        for part in parts.values():
+            part.check_targets(task.check_targets)
+        return parts
+    return split(dataset, config.data.split, seed=config.seed)
+
+
+def data_record(dataset: Dataset | Stream, parts: dict[str, Any]) -> dict[str, Any]:
+    """What the run's data was: source, resolved feature names, classes, split sizes, reading details."""
+    return {"name": dataset.name, "feature_names": dataset.feature_names, "classes": dataset.classes,
+            "input_shape": list(dataset.input_shape), "split": {name: len(part) for name, part in parts.items()},
+            "streamed": isinstance(dataset, Stream),
+            "info": {k: v for k, v in dataset.info.items() if isinstance(v, (str, int, float, bool, list, dict))}}
 
 
 def _checked(data: Dataset, task) -> Dataset:
@@ -220,7 +248,8 @@ def _network(entry, task, train: Dataset, standardize: bool, module: Any = None)
 
     out_features = task.out_features(train.y)
     torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
-    shapes = {name: list(array.shape[1:]) for name, array in train.arrays.items()}
+    shapes = ({name: list(shape) for name, shape in train.shapes.items()} if isinstance(train, StreamPart)
+              else {name: list(array.shape[1:]) for name, array in train.arrays.items()})
     model = build_model(entry.model, entry.params, shapes, out_features, where=f"{entry.name}.params")
     spec = {"model": entry.model, "params": entry.params, "shapes": shapes,
             "out_features": out_features}
@@ -243,8 +272,9 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
             continue
         score = estimator.predict(part)
         metrics[name] = {}
-        for head, (task_name, target, head_score) in task.evaluation_heads(part.arrays, score).items():
-            y, scored, weight = per_element(part, target, head_score)
+        known = part.targets if isinstance(part, StreamPart) else part.arrays
+        for head, (task_name, target, head_score) in task.evaluation_heads(known, score).items():
+            y, scored, weight = per_element(known, target, head_score)
             prefix = f"{head}_" if head else ""
             arrays[f"{name}_{prefix}y"], arrays[f"{name}_{prefix}score"] = y, scored
             if weight is not None:
@@ -254,7 +284,7 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
     return metrics
 
 
-def per_element(part: Dataset, y: np.ndarray,
+def per_element(arrays: dict[str, np.ndarray], y: np.ndarray,
                 score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Targets, scores and weights as evaluation wants them: one row per scored element.
 
@@ -262,9 +292,9 @@ def per_element(part: Dataset, y: np.ndarray,
     edges) keep their unmasked elements, each with its sample's weight;
     per-element regression targets such as images become one row per sample.
     """
-    weight = part.arrays.get("weight")
-    if "target_mask" in part and part["target_mask"].shape == y.shape[:part["target_mask"].ndim]:
-        keep = part["target_mask"].astype(bool)
+    weight = arrays.get("weight")
+    if "target_mask" in arrays and arrays["target_mask"].shape == y.shape[:arrays["target_mask"].ndim]:
+        keep = arrays["target_mask"].astype(bool)
         if weight is not None:
             weight = np.broadcast_to(weight.reshape(-1, *([1] * (keep.ndim - 1))), keep.shape)[keep]
         return y[keep], score[keep], weight

@@ -43,8 +43,6 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         tree: the TTree of ROOT inputs (default: the run's ``tree``).
     """
     from quanta.config import read_experiment
-    from quanta.data.files import feature_names, inputs, select_rows
-    from quanta.data.files.readers import format_of, read
     from quanta.rundir import require_run_directory
 
     directory = require_run_directory(run_dir)
@@ -65,17 +63,10 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         _writable_folder(target)
     estimators: dict[str, Any] = {}
     task = raw.get("task", "binary")
-    tree = tree if tree is not None else data.get("tree")
-    derived, selection = data.get("derived") or {}, data.get("selection")
-    collection = list(data.get("collection") or [])
-    names = list(collection) or _training_features(data, tree)
-
+    reader = FileInputs(directory, raw, tree)
     written = []
     for path, target in zip(paths, targets, strict=True):
-        columns = select_rows(read(path, format_of(path), tree), derived, selection, path)
-        if names is None:
-            names = feature_names(data.get("features") or [], columns, data.get("label"), data.get("weight"), path)
-        arrays = inputs(columns, names, collection, int(data.get("pad_length") or 0), data.get("sort_by"), path)
+        dataset, columns = reader(path)
         table: dict[str, np.ndarray] = {}
         for name in keep:
             if name not in columns:
@@ -86,14 +77,43 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
             if not isinstance(value, np.ndarray) or value.ndim != 1:
                 raise UserError(f"{path}: --keep column '{name}' is not one value per row; keep flat columns")
             table[name] = value
-        from quanta.data.dataset import Dataset
-
-        dataset = Dataset(arrays, name=Path(path).name, feature_names=names)
         estimators = estimators or _load(directory, entries)  # loaded once the first file is known to be usable
         for method, estimator in estimators.items():
             table.update(score_columns(method, task, estimator.predict(dataset)))
         written.append(write_table(table, target))
     return written
+
+
+class FileInputs:
+    """Reads new files the way a run read its training files: same derived columns, selection and inputs.
+
+    Calling it with a path returns the model inputs as a :class:`Dataset` and
+    the file's (selected, derived) columns, row-aligned with it. The feature
+    names are the run's own (``data.json``), so new files without labels or
+    with extra columns give the same inputs.
+    """
+
+    def __init__(self, directory: Path, raw: dict[str, Any], tree: str | None = None):
+        data = raw.get("data") or {}
+        self.data = data
+        self.tree = tree if tree is not None else data.get("tree")
+        self.collection = list(data.get("collection") or [])
+        self.names = list(self.collection) or _training_features(directory, data, self.tree)
+
+    def __call__(self, path: str) -> tuple[Any, dict[str, Any]]:
+        from quanta.data.dataset import Dataset
+        from quanta.data.files import feature_names, inputs, select_rows
+        from quanta.data.files.readers import format_of, read
+
+        data = self.data
+        fmt = data.get("format") if data.get("format", "auto") != "auto" else format_of(path)
+        columns = select_rows(read(path, fmt, self.tree), data.get("derived") or {}, data.get("selection"), path)
+        if self.names is None:
+            self.names = feature_names(data.get("features") or [], columns, data.get("label"), data.get("weight"),
+                                       path)
+        arrays = inputs(columns, self.names, self.collection, int(data.get("pad_length") or 0),
+                        data.get("sort_by"), path)
+        return Dataset(arrays, name=Path(path).name, feature_names=self.names), columns
 
 
 def output_paths(paths: list[str], out: str | Path) -> list[Path]:
@@ -168,15 +188,20 @@ def _load(directory: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any]
     return chosen
 
 
-def _training_features(data: dict[str, Any], tree: str | None) -> list[str] | None:
+def _training_features(directory: Path, data: dict[str, Any], tree: str | None) -> list[str] | None:
     """The feature names of training when ``features`` was empty (every numeric column).
 
-    Resolved again from the first training file, which new files without labels
-    may not reproduce (an extra ``event`` column). None when the features are
-    named or the training files are gone (then they are resolved on the new file).
+    Read from the run's ``data.json``; for runs written before it existed,
+    resolved again from the first training file. None when the features are
+    named, or nothing is known (then they are resolved on the new file).
     """
+    import json
+
     if data.get("features"):
         return None
+    record = directory / "data.json"
+    if record.exists():
+        return json.loads(record.read_text()).get("feature_names")
     patterns = list((data.get("classes") or {}).values()) or list(data.get("paths") or [])
     for pattern in patterns:
         matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
@@ -230,4 +255,4 @@ def write_table(table: dict[str, np.ndarray], target: Path) -> Path:
     return target
 
 
-__all__ = ["predict_files", "output_paths", "score_columns", "write_table"]
+__all__ = ["predict_files", "FileInputs", "output_paths", "score_columns", "write_table"]

@@ -46,14 +46,17 @@ class Standardize:
 
     def apply(self, data: Dataset) -> Dataset:
         """The same data with standardised ``x`` (a new Dataset; input untouched)."""
+        return data.with_arrays(x=self.apply_arrays(data.x, data.arrays.get("mask")))
+
+    def apply_arrays(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Standardised ``x`` (float32); padded entries of sets (``mask`` False) stay zero."""
         self._check_fitted()
-        x = data.x
         shape = [1] * x.ndim
         shape[self.axis_] = -1
         out = (x - self.mean_.reshape(shape)) / self.scale_.reshape(shape)
-        if "mask" in data and x.ndim == 3:
-            out = out * data["mask"][..., None]
-        return data.with_arrays(x=out.astype(np.float32))
+        if mask is not None and x.ndim == 3:
+            out = out * mask[..., None]
+        return out.astype(np.float32, copy=False)
 
     def state(self) -> dict[str, np.ndarray]:
         """Fitted state as arrays (saved with the model's checkpoint)."""

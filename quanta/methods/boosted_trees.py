@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from quanta.data.dataset import Dataset
+from quanta.data.stream.stream import StreamPart
 from quanta.errors import UserError
 from quanta.methods.base import Method, table
 from quanta.tasks.base import Task
@@ -86,9 +87,14 @@ class BoostedTrees(Method):
         }
         if task.name == "multiclass":
             params["num_class"] = int(train.y.max()) + 1
-        matrix = xgboost.DMatrix(table(train), label=train.y, weight=train.arrays.get("weight"))
+        if isinstance(train, StreamPart):  # quantised on the fly: the matrix holds one byte per value
+            matrix = xgboost.QuantileDMatrix(_chunks(train), max_bin=256)
+        else:
+            matrix = xgboost.DMatrix(table(train), label=train.y, weight=train.arrays.get("weight"))
         evals = [(matrix, "train")]
-        if valid is not None and len(valid):
+        if isinstance(valid, StreamPart) and len(valid):
+            evals.append((xgboost.QuantileDMatrix(_chunks(valid), ref=matrix), "valid"))
+        elif valid is not None and len(valid):
             evals.append((xgboost.DMatrix(table(valid), label=valid.y, weight=valid.arrays.get("weight")), "valid"))
         record: dict = {}
         stopping = self.early_stopping_rounds if len(evals) > 1 and self.early_stopping_rounds > 0 else None
@@ -104,10 +110,16 @@ class BoostedTrees(Method):
         self.best_round_ = int(self.booster_.best_iteration) if stopping else rounds - 1
         return self
 
-    def predict(self, data: Dataset) -> np.ndarray:
+    def predict(self, data: Dataset | StreamPart) -> np.ndarray:
         import xgboost
 
         self._check_fitted("booster_")
+        if isinstance(data, StreamPart):  # chunk by chunk, in the part's order
+            from quanta.data.stream.prefetch import prefetched
+
+            scores = [self.predict(Dataset(arrays)) for arrays in
+                      prefetched(data.chunks, data.read, data.stream.settings.workers, data.stream.settings.depth)]
+            return np.concatenate(scores) if scores else np.zeros(0, np.float32)
         matrix = xgboost.DMatrix(table(data))
         score = self.booster_.predict(matrix, iteration_range=(0, self.best_round_ + 1))
         return score.astype(np.float32)
@@ -136,3 +148,28 @@ class BoostedTrees(Method):
             raise UserError(f"{path}: cannot read saved boosted trees ({error})") from None
         method.task_, method.best_round_ = meta["task"], meta["best_round"]
         return method
+
+
+
+def _chunks(part: StreamPart):
+    """An XGBoost data iterator over a streamed part's chunks, one chunk in memory at a time."""
+    import xgboost
+
+    class Chunks(xgboost.DataIter):
+        def __init__(self) -> None:
+            super().__init__(release_data=True)
+            self.position = 0
+
+        def next(self, input_data) -> bool:
+            if self.position >= len(part.chunks):
+                return False
+            arrays = part.read(part.chunks[self.position])
+            self.position += 1
+            x = arrays["x"]
+            input_data(data=x.reshape(len(x), -1), label=arrays["y"], weight=arrays.get("weight"))
+            return True
+
+        def reset(self) -> None:
+            self.position = 0
+
+    return Chunks()

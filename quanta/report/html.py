@@ -350,6 +350,36 @@ def _environment_section(run: RunRecord) -> str:
     return f'<h2>Environment</h2><table class="kv"><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _data_section(run: RunRecord) -> str:
+    """What the methods were trained on: sizes, inputs, classes, how it was read, files skipped."""
+    data = run.data
+    if not data:
+        return ""
+    split = data.get("split") or {}
+    info = data.get("info") or {}
+    rows = [("source", data.get("name")),
+            ("samples", ", ".join(f"{k} {v:,}" for k, v in split.items() if isinstance(v, int))),
+            ("inputs per sample", " × ".join(str(d) for d in data.get("input_shape") or []) or None),
+            ("classes", ", ".join(map(str, data.get("classes") or [])) or None)]
+    names = data.get("feature_names") or []
+    if names:
+        rows.append(("features", ", ".join(map(str, names[:40])) + (f" … ({len(names)})" if len(names) > 40 else "")))
+    if data.get("streamed"):
+        rows.append(("read", f"streamed from {len(info.get('paths') or [])} files in {info.get('chunks')} chunks "
+                             f"of ≤ {info.get('chunk_rows'):,} rows, shuffle buffer {info.get('buffer_rows'):,} rows, "
+                             f"budget {info.get('memory_bytes', 0) / 1e6:,.0f} MB"))
+    elif info.get("paths"):
+        rows.append(("read", f"{len(info['paths'])} files, in memory"))
+    skipped = info.get("skipped_files") or []
+    if skipped:
+        listed = "; ".join(str(entry.get("reason", entry)) for entry in skipped[:5])
+        rows.append(("files skipped", f"{len(skipped)}: {listed}" + (" …" if len(skipped) > 5 else "")))
+    body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    warning = (f'<p class="missing">{len(skipped)} file{"s" if len(skipped) != 1 else ""} could not be used '
+               "and were skipped (skip_bad_files).</p>") if skipped else ""
+    return f'<h2>Data</h2>{warning}<table class="kv"><tbody>{body}</tbody></table>'
+
+
 def _config_section(run: RunRecord) -> str:
     return (
         "<h2>Configuration</h2><details><summary>config.yaml (the resolved experiment)</summary>"
@@ -389,7 +419,7 @@ def render(run: RunRecord) -> str:
         f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
         f'<p class="path">{_e(run.path.resolve())}</p></header>'
         f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
-        f"{_figures_section(run)}{_environment_section(run)}{_config_section(run)}"
+        f"{_figures_section(run)}{_data_section(run)}{_environment_section(run)}{_config_section(run)}"
         f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
         "directory.</footer></main></body></html>\n"
     )

@@ -69,6 +69,7 @@ class RunRecord:
     environment: dict[str, Any]
     methods: list[MethodRecord]
     task: str | None
+    data: dict[str, Any] = field(default_factory=dict)  # data.json: features, classes, split, files skipped
 
     @property
     def name(self) -> str:
@@ -220,7 +221,9 @@ def read_run(run_dir: str | Path) -> RunRecord:
     task = config.get("task")
     if task not in ("binary", "multiclass", "regression"):
         task = infer_task(methods)
-    return RunRecord(path, config, config_text, environment, methods, task)
+    data_path = path / "data.json"
+    data = _read_json_object(data_path) if data_path.exists() else {}
+    return RunRecord(path, config, config_text, environment, methods, task, data)
 
 
 __all__ = ["SPLITS", "MethodRecord", "RunRecord", "SplitPredictions", "infer_task", "read_run"]

@@ -172,19 +172,29 @@ class Trainer:
         return self
 
     @torch.no_grad()
-    def outputs(self, data: DeviceData, batch_size: int = 8192) -> torch.Tensor:
-        """Model outputs for every sample of ``data``, in order, on the device."""
+    def outputs(self, data: DeviceData, batch_size: int = 8192,
+                keep: tuple[str, ...] = ()) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Model outputs for every sample of ``data``, in order, on the device.
+
+        With ``keep``, also the batches' arrays of those names, concatenated alike.
+        """
         self.model.eval()
-        chunks = []
+        chunks, kept = [], {name: [] for name in keep}
         for batch in data.in_order(batch_size):
             with autocast(self.device, self.amp_dtype):
                 chunks.append(self.forward_model(*(batch[name] for name in self.inputs)).float())
-        return torch.cat(chunks)
+            for name, parts in kept.items():
+                if name in batch:
+                    parts.append(batch[name])
+        output = torch.cat(chunks)
+        if not keep:
+            return output
+        return output, {name: torch.cat(parts) for name, parts in kept.items() if parts}
 
     def evaluate(self, data: DeviceData) -> dict[str, float]:
         """The task's metrics on ``data`` (one device sync)."""
-        output = self.outputs(data)
-        tensors = data.tensors
+        names = (*(self.target_arrays or ("y",)), "weight", "target_mask")
+        output, tensors = self.outputs(data, keep=names)
         target = ({name: tensors[name] for name in self.target_arrays} if self.target_arrays
                   else tensors["y"])
         metrics = self.task.metrics(output, target, tensors.get("weight"), tensors.get("target_mask"))

@@ -28,6 +28,8 @@ import torch
 from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
+from quanta.data.stream.loader import StreamLoader
+from quanta.data.stream.stream import StreamPart
 from quanta.data.transforms import Standardize
 from quanta.errors import UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
@@ -82,14 +84,16 @@ class Network:
         self.transfer_report: TransferReport | None = None
 
     # -- training ---------------------------------------------------------------
-    def _device_data(self, data: Dataset, with_targets: bool = True) -> DeviceData:
+    def _device_data(self, data: Dataset | StreamPart, with_targets: bool = True) -> DeviceData | StreamLoader:
         # targets: y, weights, masks and the extra target arrays the task declares (multi-task heads)
         targets = ("y", "weight", "target_mask", *self.task.target_arrays)
         names = tuple(dict.fromkeys(n for n in (*self.inputs, *targets)
                                     if n in data and (with_targets or n not in targets)))
+        if isinstance(data, StreamPart):
+            return StreamLoader(data, self.device, names)
         return DeviceData(data, self.device, names)
 
-    def fit(self, train: Dataset, valid: Dataset | None = None, directory: str | Path | None = None,
+    def fit(self, train: Dataset | StreamPart, valid: Dataset | StreamPart | None = None, directory: str | Path | None = None,
             callbacks: list[Callback] | None = None, resume: bool = False, label: str = "network") -> Network:
         """Fit the transform on ``train``, then train; checkpoints go to ``directory``.
 
@@ -97,9 +101,9 @@ class Network:
         """
         torch.manual_seed(self.config.seed)
         if self.standardize:
-            self.transform = Standardize().fit(train)
-            train = self.transform.apply(train)
-            valid = self.transform.apply(valid) if valid is not None and len(valid) else valid
+            self.transform = train.standardize() if isinstance(train, StreamPart) else Standardize().fit(train)
+            train = self._prepared(train)
+            valid = self._prepared(valid) if valid is not None and len(valid) else valid
         train_data = self._device_data(train)
         valid_data = self._device_data(valid) if valid is not None and len(valid) else None
         directory = Path(directory) if directory else None
@@ -137,23 +141,25 @@ class Network:
         self.history = self.trainer.history
         return self
 
-    def _augmentation(self, train: Dataset) -> AugmentPipeline | None:
+    def _augmentation(self, train: Dataset | StreamPart) -> AugmentPipeline | None:
         """The training-batch augmentations, undoing and redoing the fitted standardisation."""
         if not self.config.augment:
             return None
         mean = scale = None
         if self.transform is not None:
-            shape = [1] * train.x.ndim
+            shape = [1] * (len(train.input_shape) + 1)
             shape[self.transform.axis_] = -1
             mean = torch.as_tensor(self.transform.mean_).reshape(shape).to(self.device)
             scale = torch.as_tensor(self.transform.scale_).reshape(shape).to(self.device)
         return AugmentPipeline(build_augmentations(self.config.augment), mean, scale)
 
     # -- prediction -------------------------------------------------------------
-    def _prepared(self, data: Dataset) -> Dataset:
+    def _prepared(self, data: Dataset | StreamPart) -> Dataset | StreamPart:
+        if isinstance(data, StreamPart):
+            return data.with_transform(self.transform)
         return self.transform.apply(data) if self.transform is not None else data
 
-    def predict(self, data: Dataset, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, data: Dataset | StreamPart, batch_size: int = 8192) -> np.ndarray:
         """Task scores for ``data`` (signal probability, class probabilities or values)."""
         device_data = self._device_data(self._prepared(data), with_targets=False)
         if self.trainer is None:

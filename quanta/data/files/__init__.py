@@ -1,27 +1,35 @@
 """The ``files`` source: a physicist's own NumPy, CSV, Parquet, HDF5 or ROOT files.
 
-Columns are read per file (:mod:`.readers`), derived variables and a selection
-are evaluated with a safe expression evaluator (:mod:`.expressions`), and
-jagged collections are padded to an explicit length with a mask
-(:mod:`.jagged`). Every check on the data names the file and the column.
+Columns are read per file (:mod:`.readers`), only those the declared inputs
+need; derived variables and a selection are evaluated with a safe expression
+evaluator (:mod:`.expressions`), and jagged collections are padded to an
+explicit length with a mask (:mod:`.jagged`); :mod:`.inputs` turns columns
+into arrays. Every check on the data names the file and the column.
+
+Data that fits the memory budget is read whole into a :class:`Dataset`;
+larger data becomes a :class:`~quanta.data.stream.stream.Stream`, read from
+disk chunk by chunk while training. The same experiment works either way:
+the size decides, or ``streaming: always | never``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import glob
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from quanta.data.dataset import Dataset
-from quanta.data.files.expressions import evaluate
-from quanta.data.files.jagged import pad_collection
-from quanta.data.files.readers import format_of, read
-from quanta.errors import UserError, closest
+from quanta.data.files.inputs import Inputs, feature_names, inputs, select_rows
+from quanta.data.files.readers import column_names, count_rows, format_of, read
+from quanta.data.reweight import Reweighting
+from quanta.errors import UserError
 
 FORMATS = ("npy", "npz", "csv", "parquet", "hdf5", "root")
+PROBE_ROWS = 1024  # rows read to measure a row's size before choosing memory or streaming
+IN_MEMORY_COPIES = 3  # a data set in memory is held about three times: read, split, standardised
 
 
 # The list and dict defaults are read from the signature (listing, YAML round trip) and never mutated.
@@ -38,9 +46,17 @@ def files(
     collection: list[str] = [],  # noqa: B006
     pad_length: int = 0,
     sort_by: str | None = None,
+    reweight: str | None = None,
+    reweight_to: str = "flat",
+    reweight_bins: int = 20,
     size: int = 0,
     seed: int = 1,
-) -> Dataset:
+    streaming: Literal["auto", "never", "always"] = "auto",
+    memory: str = "auto",
+    workers: int = 2,
+    chunk_rows: int = 0,
+    skip_bad_files: bool = False,
+) -> Any:
     """The physicist's own files: NumPy, CSV, Parquet, HDF5, ROOT, with selections, derived variables and padding
 
     Reads the listed files, adds derived variables, applies the selection and
@@ -69,8 +85,19 @@ def files(
         collection: jagged branches forming per-element features (not with ``features``).
         pad_length: the padding length ``P``; required (> 0) with ``collection``.
         sort_by: a jagged column or expression ordering a collection's elements.
-        size: 0 takes all rows; otherwise the first ``size`` rows of the shuffled order.
+        reweight: a column or expression (``jet_pt``); weights make every class's
+            distribution in it the one of ``reweight_to``, class totals kept.
+        reweight_to: ``flat``, ``common`` (the classes' average) or a class name.
+        reweight_bins: bins (of equal population) of the reweighting histograms.
+        size: 0 takes all rows; otherwise the first ``size`` rows of the shuffled order (in memory).
         seed: seeds the row order (rows of all files are shuffled together).
+        streaming: ``auto`` streams from disk when the data would not fit
+            ``memory``; ``always`` or ``never`` decide instead.
+        memory: the memory budget (``4GB``, ``512MiB``; ``auto``: half the machine's).
+        workers: background threads reading chunks ahead while streaming.
+        chunk_rows: rows read at once while streaming (0: chosen from the budget).
+        skip_bad_files: skip unreadable or failing files with a warning (counted
+            in the run's report) instead of stopping.
 
     Expressions allow column names, numbers, ``+ - * / **``, comparisons,
     ``& | ~`` and ``log log1p exp sqrt abs hypot arctan2 sin cos tanh minimum
@@ -86,56 +113,131 @@ def files(
                         f"received {pad_length}")
     if size < 0:
         raise UserError(f"files.size: must be 0 (all rows) or positive, received {size}")
+    if reweight and not (classes or label):
+        raise UserError("files.reweight: reweighting classes needs labels (classes: or label:)")
+    if streaming == "always" and size:
+        raise UserError("files.size: takes a shuffled subset in memory; it cannot be used with streaming: always")
+    if workers < 0 or chunk_rows < 0:
+        raise UserError(f"files: workers and chunk_rows must not be negative, received {workers} and {chunk_rows}")
+    budget = _budget(memory)
     sources = _expand(paths, classes)
     fmt = _format([path for path, _ in sources], format)
+    spec = Inputs(list(features), dict(derived), selection, label, weight, list(collection), pad_length, sort_by,
+                  extra=[reweight] if reweight else [])
+    skipped: list[dict[str, str]] = []
+    sources = _readable(sources, fmt, tree, skip_bad_files, skipped)
+    needed = spec.needed(column_names(sources[0][0], fmt, tree), sources[0][0])
+    info = {"paths": [path for path, _ in sources], "format": fmt}
+    if streaming == "never" or (streaming == "auto" and size):
+        stream = False
+    else:
+        probe, work_bytes = _probe(sources[0], fmt, tree, spec, needed)
+        total = sum(count_rows(path, fmt, tree) for path, _ in sources)
+        stream = streaming == "always" or total * _row_bytes(probe) * IN_MEMORY_COPIES > budget
+    if stream:
+        from quanta.data.files.streamed import streamed
 
-    parts: list[dict[str, np.ndarray]] = []
-    names: list[str] | None = None
-    label_is_bool = False
-    for path, class_index in sources:
-        columns = select_rows(read(path, fmt, tree), derived, selection, path)
-        if names is None:
-            names = list(collection) if collection else feature_names(features, columns, label, weight, path)
-        arrays = inputs(columns, names, collection, pad_length, sort_by, path)
-        rows = len(arrays["x"])
-        if class_index is not None:
-            arrays["y"] = np.full(rows, class_index, dtype=np.int64)
-        elif label:
-            arrays["y"], label_is_bool = _label(evaluate(label, columns, path), label, path)
-        if weight:
-            arrays["weight"] = _flat(evaluate(weight, columns, path), f"weight '{weight}'", path)
-        parts.append(arrays)
-
-    data = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+        return streamed(sources, fmt, tree, spec, needed, probe, work_bytes, budget, workers, chunk_rows,
+                        reweight_to if reweight else None, reweight_bins, list(classes), skip_bad_files,
+                        skipped, info)
+    data = _in_memory(sources, fmt, tree, spec, needed, skip_bad_files, skipped)
+    if reweight:
+        rule = Reweighting.fit(data["extra0"], data["y"], data.get("weight"), reweight_bins, reweight_to,
+                               list(classes) or None)
+        factor = rule(data["extra0"], data["y"])
+        data["weight"] = data["weight"] * factor if "weight" in data else factor
+    data.pop("extra0", None)
+    data.pop("row", None)
     total = len(data["x"])
     if size > total:
         raise UserError(f"files.size: {size} rows asked for but the files hold {total} after the selection")
     order = np.random.default_rng(seed).permutation(total)[: size or total]
     data = {key: value[order] for key, value in data.items()}
-    return Dataset(data, name="files", feature_names=names, classes=_class_names(classes, label, data, label_is_bool),
-                   info={"paths": [path for path, _ in sources], "format": fmt, "rows": len(order)})
+    info.update(rows=len(order), skipped_files=skipped)
+    return Dataset(data, name="files", feature_names=spec.names,
+                   classes=class_names(list(classes), label, spec.label_is_bool, data.get("y")), info=info)
 
 
-def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,
-                path: str) -> dict[str, Any]:
-    """``columns`` of one file with the ``derived`` columns added and the rows failing ``selection`` dropped."""
-    for name, expression in derived.items():
-        columns[name] = evaluate(expression, columns, path)
-    return _select(columns, selection, path) if selection else columns
+def _budget(memory: str) -> int:
+    from quanta.data.stream.plan import parse_memory
+
+    return parse_memory(memory)
 
 
-def inputs(columns: dict[str, Any], names: list[str], collection: list[str], pad_length: int,
-           sort_by: str | None, path: str) -> dict[str, np.ndarray]:
-    """The inputs of one file's (selected) rows: ``x[N, F]``, or ``x[N, P, C]`` and ``mask[N, P]``."""
-    arrays: dict[str, np.ndarray] = {}
-    if collection:
-        branches = {name: _column(columns, name, path) for name in collection}
-        key = evaluate(sort_by, columns, path) if sort_by else None
-        arrays["x"], arrays["mask"] = pad_collection(branches, pad_length, key, path)
-        _check_finite(arrays["x"], f"collection {collection}", path)
-    else:
-        arrays["x"] = _features(columns, names, path)
-    return arrays
+def _readable(sources: list[tuple[str, int | None]], fmt: str, tree: str | None, skip: bool,
+              skipped: list[dict[str, str]]) -> list[tuple[str, int | None]]:
+    """The files whose metadata can be read; with ``skip``, the others are set aside with a warning."""
+    kept = []
+    for path, class_index in sources:
+        try:
+            column_names(path, fmt, tree)
+            count_rows(path, fmt, tree)
+        except UserError as error:
+            if not skip:
+                raise
+            warn_skipped(path, str(error), skipped)
+            continue
+        kept.append((path, class_index))
+    if not kept:
+        raise UserError(f"files: none of the {len(sources)} files can be read ({skipped[0]['reason']})")
+    return kept
+
+
+def warn_skipped(path: str, reason: str, skipped: list[dict[str, str]]) -> None:
+    """Record a skipped file and say so on stderr."""
+    skipped.append({"path": path, "reason": reason})
+    print(f"warning: skipping {reason}", file=sys.stderr)
+
+
+def _probe(source: tuple[str, int | None], fmt: str, tree: str | None, spec: Inputs,
+           needed: set[str] | None) -> tuple[dict[str, np.ndarray], float]:
+    """The arrays of the first rows of the first file, and the peak bytes per row of reading and making them.
+
+    The peak is traced (``tracemalloc``) unless the caller traces already;
+    then it is estimated from the columns as read.
+    """
+    import tracemalloc
+
+    path, class_index = source
+    tracing = not tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.start()
+    try:
+        columns = read(path, fmt, tree, needed, 0, PROBE_ROWS)
+        rows = max(len(next(iter(columns.values()))), 1)
+        arrays = spec.arrays(columns, path, class_index, 0, allow_empty=True)
+        peak = tracemalloc.get_traced_memory()[1] if tracing else 0
+    finally:
+        if tracing:
+            tracemalloc.stop()
+    raw = sum(getattr(value, "nbytes", 0) for value in columns.values())
+    return arrays, max(peak, raw + 2 * _row_bytes(arrays) * rows) / rows
+
+
+def _row_bytes(arrays: dict[str, np.ndarray]) -> float:
+    return float(sum(value.dtype.itemsize * int(np.prod(value.shape[1:])) for value in arrays.values()))
+
+
+def _in_memory(sources: list[tuple[str, int | None]], fmt: str, tree: str | None, spec: Inputs,
+               needed: set[str] | None, skip: bool, skipped: list[dict[str, str]]) -> dict[str, np.ndarray]:
+    parts: list[dict[str, np.ndarray]] = []
+    raw_rows = 0
+    for path, class_index in sources:
+        try:
+            columns = read(path, fmt, tree, needed)
+            raw_rows += len(next(iter(columns.values())))
+            parts.append(spec.arrays(columns, path, class_index, 0, allow_empty=True))
+        except UserError as error:
+            if not skip:
+                raise
+            warn_skipped(path, str(error), skipped)
+    if not parts:
+        raise UserError(f"files: every one of the {len(sources)} files failed ({skipped[0]['reason']})")
+    data = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    if len(data["x"]) == 0:
+        where = sources[0][0] + (f" (and {len(sources) - 1} more files)" if len(sources) > 1 else "")
+        raise UserError(f"{where}: selection '{spec.selection}' keeps none of its {raw_rows} rows")
+    return data
 
 
 def _expand(paths: list[str], classes: dict[str, str]) -> list[tuple[str, int | None]]:
@@ -171,112 +273,18 @@ def _format(paths: list[str], format: str) -> str:
     return formats[first]
 
 
-def _column(columns: dict[str, Any], name: str, path: str) -> Any:
-    if name not in columns:
-        guess = closest(name, columns)
-        hint = f"; did you mean '{guess}'?" if guess else ""
-        raise UserError(f"{path}: unknown column '{name}'{hint} columns: {', '.join(columns)}")
-    return columns[name]
-
-
-def _is_numeric_flat(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim in (1, 2)
-
-
-def feature_names(features: list[str], columns: dict[str, Any], label: str | None,
-                      weight: str | None, path: str) -> list[str]:
-    """Feature names from names and ``*`` patterns (matched against the first file's columns)."""
-    if not features:
-        chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in (label, weight)]
-    else:
-        chosen = []
-        for feature in features:
-            if glob.has_magic(feature):
-                matches = [name for name in columns if fnmatch.fnmatchcase(name, feature)]
-                if not matches:
-                    raise UserError(f"{path}: feature pattern '{feature}' matches no column; "
-                                    f"columns: {', '.join(columns)}")
-                chosen.extend(matches)
-            else:
-                _column(columns, feature, path)
-                chosen.append(feature)
-    names: list[str] = []
-    for name in dict.fromkeys(chosen):
-        value = columns[name]
-        width = value.shape[1] if isinstance(value, np.ndarray) and value.ndim == 2 else 0
-        names.extend([f"{name}_{i}" for i in range(width)] if width else [name])
-    if not names:
-        raise UserError(f"{path}: no numeric column to use as features; columns: {', '.join(columns)}")
-    return names
-
-
-def _features(columns: dict[str, Any], names: list[str], path: str) -> np.ndarray:
-    """``x[N, F]`` from the named columns (``name_i`` picks column i of a 2-D column)."""
-    blocks = []
-    for name in names:
-        if name in columns:
-            value = columns[name]
-        else:  # the i-th column of a 2-D column, as named by feature_names
-            base, _, index = name.rpartition("_")
-            value = _column(columns, base if base in columns else name, path)
-            value = value[:, int(index)] if isinstance(value, np.ndarray) and value.ndim == 2 else value
-        blocks.append(_flat(value, f"column '{name}'", path))
-    return np.stack(blocks, axis=1)  # [N, F]
-
-
-def _flat(value: Any, what: str, path: str) -> np.ndarray:
-    """A numeric 1-D float32 column, finite, or a one-line error naming file and column."""
-    if not isinstance(value, np.ndarray) or value.ndim != 1:
-        shape = getattr(value, "shape", None) or type(value).__name__
-        kind = "jagged (use collection: and pad_length:)" if type(value).__module__.startswith("awkward") \
-            else f"not one number per row (shape {shape})"
-        raise UserError(f"{path}: {what} is {kind}")
-    if value.dtype.kind not in "biuf":
-        raise UserError(f"{path}: {what} is not numeric (dtype {value.dtype}); features must be numbers")
-    value = value.astype(np.float32)
-    _check_finite(value, what, path)
-    return value
-
-
-def _check_finite(value: np.ndarray, what: str, path: str) -> None:
-    nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
-    if nan or inf:
-        raise UserError(f"{path}: {what} has {nan} NaN and {inf} Inf values in {len(value)} rows "
-                        "(after the selection); clean them or select them away")
-
-
-def _select(columns: dict[str, Any], selection: str, path: str) -> dict[str, Any]:
-    keep = evaluate(selection, columns, path)
-    if not isinstance(keep, np.ndarray) or keep.dtype != bool or keep.ndim != 1:
-        raise UserError(f"{path}: selection '{selection}' must give one True/False per row, "
-                        f"received {getattr(keep, 'dtype', type(keep).__name__)}")
-    if not keep.any():
-        raise UserError(f"{path}: selection '{selection}' keeps none of its {len(keep)} rows")
-    return {name: value[keep] for name, value in columns.items()}
-
-
-def _label(value: Any, label: str, path: str) -> tuple[np.ndarray, bool]:
-    if not isinstance(value, np.ndarray) or value.ndim != 1:
-        raise UserError(f"{path}: label '{label}' must give one value per row")
-    if value.dtype == bool:
-        return value.astype(np.int64), True
-    if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and not np.all(np.mod(value, 1) == 0)):
-        raise UserError(f"{path}: label '{label}' must give booleans or integers (class indices), "
-                        f"received dtype {value.dtype}")
-    if value.size and value.min() < 0:
-        raise UserError(f"{path}: label '{label}' has negative values; class indices start at 0")
-    return value.astype(np.int64), False
-
-
-def _class_names(classes: dict[str, str], label: str | None, data: dict[str, np.ndarray],
-                 label_is_bool: bool) -> list[str] | None:
+def class_names(classes: list[str], label: str | None, label_is_bool: bool,
+                y: np.ndarray | None) -> list[str] | None:
+    """Class names: the ``classes`` keys, ``not (label)``/``label`` for a boolean label, else indices."""
     if classes:
         return list(classes)
     if not label:
         return None
     if label_is_bool:
         return [f"not ({label})", label]
-    return [str(i) for i in range(int(data["y"].max()) + 1 if len(data["y"]) else 0)]
+    if y is None:
+        return None
+    return [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
 
 
-__all__ = ["files", "FORMATS", "select_rows", "feature_names", "inputs"]
+__all__ = ["files", "FORMATS", "select_rows", "feature_names", "inputs", "class_names", "Inputs"]

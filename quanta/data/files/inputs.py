@@ -1,0 +1,215 @@
+"""From a file's columns to a data set's arrays: the ``files`` source's declared inputs.
+
+:class:`Inputs` holds what the experiment declares - derived columns, the
+selection, features or a padded collection, label and weight - and turns the
+columns of one file (or one chunk of a file) into ``x`` (``[n, F]``, or
+``[n, P, C]`` with ``mask[n, P]``), ``y``, ``weight`` and ``row`` (each kept
+row's index in its file, which the streaming split hashes). Reading in memory
+and streaming from disk share it, so both modes make the same arrays.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from quanta.data.files.expressions import evaluate, names
+from quanta.data.files.jagged import pad_collection
+from quanta.errors import UserError, closest
+
+
+@dataclass
+class Inputs:
+    """The declared inputs of the ``files`` source (see :func:`quanta.data.files.files`)."""
+
+    features: list[str] = field(default_factory=list)
+    derived: dict[str, str] = field(default_factory=dict)
+    selection: str | None = None
+    label: str | None = None
+    weight: str | None = None
+    collection: list[str] = field(default_factory=list)
+    pad_length: int = 0
+    sort_by: str | None = None
+    extra: list[str] = field(default_factory=list)  # expressions kept per row (reweighting variable)
+    names: list[str] | None = None  # the resolved feature names, from the first file read
+    label_is_bool: bool = False
+
+    def needed(self, available: list[str], path: str) -> set[str] | None:
+        """The stored columns to read (None: all of them, when features are implicit).
+
+        A name that is neither stored in ``path`` nor derived is a one-line error.
+        """
+        if not self.features and not self.collection:
+            return None
+        wanted: set[str] = set(self.collection)
+        for feature in self.features:
+            if glob.has_magic(feature):
+                wanted.update(name for name in available if fnmatch.fnmatchcase(name, feature))
+            else:
+                base = feature.rpartition("_")[0]
+                wanted.add(feature if feature in available or base not in available else base)
+        for expression in (*self.derived.values(), self.selection, self.label, self.weight, self.sort_by,
+                           *self.extra):
+            if expression:
+                wanted.update(names(expression))
+        wanted -= set(self.derived)
+        for name in sorted(wanted):
+            if name not in available:
+                column(dict.fromkeys(available), name, path)
+        return wanted
+
+    def arrays(self, columns: dict[str, Any], path: str, class_index: int | None = None,
+               first_row: int = 0, allow_empty: bool = False) -> dict[str, np.ndarray]:
+        """The arrays of the rows of ``columns`` (rows ``first_row...`` of ``path``) that pass the selection."""
+        rows = len(next(iter(columns.values()))) if columns else 0
+        columns = dict(columns)
+        for name, expression in self.derived.items():
+            columns[name] = evaluate(expression, columns, path)
+        row = np.arange(first_row, first_row + rows, dtype=np.int64)
+        if self.selection:
+            keep = _keep(columns, self.selection, path, allow_empty)
+            columns = {name: value[keep] for name, value in columns.items()}
+            row = row[keep]
+        if self.names is None:
+            self.names = list(self.collection) or feature_names(self.features, columns, self.label,
+                                                                self.weight, path)
+        out = inputs(columns, self.names, self.collection, self.pad_length, self.sort_by, path)
+        if class_index is not None:
+            out["y"] = np.full(len(row), class_index, dtype=np.int64)
+        elif self.label:
+            out["y"], is_bool = _label(evaluate(self.label, columns, path), self.label, path)
+            self.label_is_bool = self.label_is_bool or is_bool
+        if self.weight:
+            out["weight"] = flat(evaluate(self.weight, columns, path), f"weight '{self.weight}'", path)
+        for index, expression in enumerate(self.extra):
+            out[f"extra{index}"] = flat(evaluate(expression, columns, path), f"'{expression}'", path)
+        out["row"] = row
+        return out
+
+
+def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,
+                path: str) -> dict[str, Any]:
+    """``columns`` of one file with the ``derived`` columns added and the rows failing ``selection`` dropped."""
+    columns = dict(columns)
+    for name, expression in derived.items():
+        columns[name] = evaluate(expression, columns, path)
+    if not selection:
+        return columns
+    keep = _keep(columns, selection, path, allow_empty=False)
+    return {name: value[keep] for name, value in columns.items()}
+
+
+def inputs(columns: dict[str, Any], names: list[str], collection: list[str], pad_length: int,
+           sort_by: str | None, path: str) -> dict[str, np.ndarray]:
+    """The inputs of one file's (selected) rows: ``x[N, F]``, or ``x[N, P, C]`` and ``mask[N, P]``."""
+    arrays: dict[str, np.ndarray] = {}
+    if collection:
+        branches = {name: column(columns, name, path) for name in collection}
+        key = evaluate(sort_by, columns, path) if sort_by else None
+        arrays["x"], arrays["mask"] = pad_collection(branches, pad_length, key, path)
+        check_finite(arrays["x"], f"collection {collection}", path)
+    else:
+        arrays["x"] = _features(columns, names, path)
+    return arrays
+
+
+def column(columns: dict[str, Any], name: str, path: str) -> Any:
+    if name not in columns:
+        guess = closest(name, columns)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        raise UserError(f"{path}: unknown column '{name}'{hint} columns: {', '.join(columns)}")
+    return columns[name]
+
+
+def _is_numeric_flat(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim in (1, 2)
+
+
+def feature_names(features: list[str], columns: dict[str, Any], label: str | None,
+                  weight: str | None, path: str) -> list[str]:
+    """Feature names from names and ``*`` patterns (matched against the first file's columns)."""
+    if not features:
+        chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in (label, weight)]
+    else:
+        chosen = []
+        for feature in features:
+            if glob.has_magic(feature):
+                matches = [name for name in columns if fnmatch.fnmatchcase(name, feature)]
+                if not matches:
+                    raise UserError(f"{path}: feature pattern '{feature}' matches no column; "
+                                    f"columns: {', '.join(columns)}")
+                chosen.extend(matches)
+            else:
+                column(columns, feature, path)
+                chosen.append(feature)
+    found: list[str] = []
+    for name in dict.fromkeys(chosen):
+        value = columns[name]
+        width = value.shape[1] if isinstance(value, np.ndarray) and value.ndim == 2 else 0
+        found.extend([f"{name}_{i}" for i in range(width)] if width else [name])
+    if not found:
+        raise UserError(f"{path}: no numeric column to use as features; columns: {', '.join(columns)}")
+    return found
+
+
+def _features(columns: dict[str, Any], names: list[str], path: str) -> np.ndarray:
+    """``x[N, F]`` from the named columns (``name_i`` picks column i of a 2-D column)."""
+    blocks = []
+    for name in names:
+        if name in columns:
+            value = columns[name]
+        else:  # the i-th column of a 2-D column, as named by feature_names
+            base, _, index = name.rpartition("_")
+            value = column(columns, base if base in columns else name, path)
+            value = value[:, int(index)] if isinstance(value, np.ndarray) and value.ndim == 2 else value
+        blocks.append(flat(value, f"column '{name}'", path))
+    rows = len(next(iter(columns.values()))) if columns else 0
+    return np.stack(blocks, axis=1) if blocks else np.zeros((rows, 0), np.float32)  # [N, F]
+
+
+def flat(value: Any, what: str, path: str) -> np.ndarray:
+    """A numeric 1-D float32 column, finite, or a one-line error naming file and column."""
+    if not isinstance(value, np.ndarray) or value.ndim != 1:
+        shape = getattr(value, "shape", None) or type(value).__name__
+        kind = "jagged (use collection: and pad_length:)" if type(value).__module__.startswith("awkward") \
+            else f"not one number per row (shape {shape})"
+        raise UserError(f"{path}: {what} is {kind}")
+    if value.dtype.kind not in "biuf":
+        raise UserError(f"{path}: {what} is not numeric (dtype {value.dtype}); features must be numbers")
+    value = value.astype(np.float32)
+    check_finite(value, what, path)
+    return value
+
+
+def check_finite(value: np.ndarray, what: str, path: str) -> None:
+    nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+    if nan or inf:
+        raise UserError(f"{path}: {what} has {nan} NaN and {inf} Inf values in {len(value)} rows "
+                        "(after the selection); clean them or select them away")
+
+
+def _keep(columns: dict[str, Any], selection: str, path: str, allow_empty: bool) -> np.ndarray:
+    keep = evaluate(selection, columns, path)
+    if not isinstance(keep, np.ndarray) or keep.dtype != bool or keep.ndim != 1:
+        raise UserError(f"{path}: selection '{selection}' must give one True/False per row, "
+                        f"received {getattr(keep, 'dtype', type(keep).__name__)}")
+    if not allow_empty and not keep.any():
+        raise UserError(f"{path}: selection '{selection}' keeps none of its {len(keep)} rows")
+    return keep
+
+
+def _label(value: Any, label: str, path: str) -> tuple[np.ndarray, bool]:
+    if not isinstance(value, np.ndarray) or value.ndim != 1:
+        raise UserError(f"{path}: label '{label}' must give one value per row")
+    if value.dtype == bool:
+        return value.astype(np.int64), True
+    if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and not np.all(np.mod(value, 1) == 0)):
+        raise UserError(f"{path}: label '{label}' must give booleans or integers (class indices), "
+                        f"received dtype {value.dtype}")
+    if value.size and value.min() < 0:
+        raise UserError(f"{path}: label '{label}' has negative values; class indices start at 0")
+    return value.astype(np.int64), False
