@@ -73,8 +73,9 @@ class Run:
         for path in paths:
             if not Path(path).is_file():
                 raise UserError(f"{path}: no such file")
-            scores.append(self.result.estimator.predict(reader(str(path))[0]))
-        return np.concatenate(scores)
+            scores.extend(self.result.estimator.predict(inputs) for inputs, _ in reader.chunks(str(path))
+                          if len(inputs))
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
     def report(self) -> Path:
         """Write ``report.html`` in the run directory; returns its path."""

@@ -26,6 +26,7 @@ from quanta.errors import UserError, closest, unknown_name
 
 OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".h5": "hdf5", ".hdf5": "hdf5", ".root": "root"}
 TREE = "predictions"  # the TTree of ROOT outputs
+CHUNK_ROWS = 200_000  # rows of a new file read and scored at a time
 
 
 def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
@@ -63,57 +64,142 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         _writable_folder(target)
     estimators: dict[str, Any] = {}
     task = raw.get("task", "binary")
-    reader = FileInputs(directory, raw, tree)
+    reader = FileInputs(directory, raw, tree, keep)
     written = []
     for path, target in zip(paths, targets, strict=True):
-        dataset, columns = reader(path)
-        table: dict[str, np.ndarray] = {}
-        for name in keep:
-            if name not in columns:
-                guess = closest(name, columns)
-                hint = f"; did you mean '{guess}'?" if guess else ""
-                raise UserError(f"{path}: --keep column '{name}' not found{hint} columns: {', '.join(columns)}")
-            value = columns[name]
-            if not isinstance(value, np.ndarray) or value.ndim != 1:
-                raise UserError(f"{path}: --keep column '{name}' is not one value per row; keep flat columns")
-            table[name] = value
-        estimators = estimators or _load(directory, entries)  # loaded once the first file is known to be usable
-        for method, estimator in estimators.items():
-            table.update(score_columns(method, task, estimator.predict(dataset)))
-        written.append(write_table(table, target))
+        with TableWriter(target) as writer:
+            for dataset, columns in reader.chunks(path):
+                table: dict[str, np.ndarray] = {}
+                for name in keep:
+                    if name not in columns:
+                        guess = closest(name, columns)
+                        hint = f"; did you mean '{guess}'?" if guess else ""
+                        raise UserError(f"{path}: --keep column '{name}' not found{hint} "
+                                        f"columns: {', '.join(columns)}")
+                    value = columns[name]
+                    if not isinstance(value, np.ndarray) or value.ndim != 1:
+                        raise UserError(f"{path}: --keep column '{name}' is not one value per row; keep flat columns")
+                    table[name] = value
+                if len(dataset) == 0:
+                    continue
+                estimators = estimators or _load(directory, entries)  # loaded once a file is known to be usable
+                for method, estimator in estimators.items():
+                    table.update(score_columns(method, task, estimator.predict(dataset)))
+                writer.append(table)
+            if writer.rows == 0:
+                raise UserError(f"{path}: selection '{reader.data.get('selection')}' keeps none of its rows; "
+                                "nothing to score")
+        written.append(target)
     return written
 
 
 class FileInputs:
     """Reads new files the way a run read its training files: same derived columns, selection and inputs.
 
-    Calling it with a path returns the model inputs as a :class:`Dataset` and
-    the file's (selected, derived) columns, row-aligned with it. The feature
-    names are the run's own (``data.json``), so new files without labels or
-    with extra columns give the same inputs.
+    :meth:`chunks` yields, chunk by chunk (:data:`CHUNK_ROWS` rows of the
+    file at a time, so that files larger than memory can be scored), the
+    model inputs as a :class:`Dataset` and the chunk's selected and derived
+    columns, row-aligned with it. The feature names are the run's own
+    (``data.json``), so new files without labels or with extra columns give
+    the same inputs. Only the columns the inputs and ``keep`` need are read.
     """
 
-    def __init__(self, directory: Path, raw: dict[str, Any], tree: str | None = None):
+    def __init__(self, directory: Path, raw: dict[str, Any], tree: str | None = None, keep: Any = ()):
         data = raw.get("data") or {}
         self.data = data
+        self.keep = list(keep)
         self.tree = tree if tree is not None else data.get("tree")
         self.collection = list(data.get("collection") or [])
         self.names = list(self.collection) or _training_features(directory, data, self.tree)
 
-    def __call__(self, path: str) -> tuple[Any, dict[str, Any]]:
+    def chunks(self, path: str):
         from quanta.data.dataset import Dataset
-        from quanta.data.files import feature_names, inputs, select_rows
-        from quanta.data.files.readers import format_of, read
+        from quanta.data.files import feature_names, inputs
+        from quanta.data.files.inputs import Inputs, select_rows
+        from quanta.data.files.readers import chunk_bounds, column_names, format_of, read
 
         data = self.data
         fmt = data.get("format") if data.get("format", "auto") != "auto" else format_of(path)
-        columns = select_rows(read(path, fmt, self.tree), data.get("derived") or {}, data.get("selection"), path)
-        if self.names is None:
-            self.names = feature_names(data.get("features") or [], columns, data.get("label"), data.get("weight"),
-                                       path)
-        arrays = inputs(columns, self.names, self.collection, int(data.get("pad_length") or 0),
-                        data.get("sort_by"), path)
-        return Dataset(arrays, name=Path(path).name, feature_names=self.names), columns
+        spec = Inputs(list(self.names or data.get("features") or []), dict(data.get("derived") or {}),
+                      data.get("selection"), None, None, self.collection, int(data.get("pad_length") or 0),
+                      data.get("sort_by"))
+        available = column_names(path, fmt, self.tree)
+        for name in self.keep:
+            if name not in available and name not in spec.derived:
+                known = [*available, *spec.derived]
+                guess = closest(name, known)
+                hint = f"; did you mean '{guess}'?" if guess else ""
+                raise UserError(f"{path}: --keep column '{name}' not found{hint} columns: {', '.join(known)}")
+        needed = spec.needed(available, path) if spec.features or spec.collection else None
+        if needed is not None:
+            needed |= {name for name in self.keep if name in available}
+        for start, stop in chunk_bounds(path, fmt, self.tree, CHUNK_ROWS):
+            columns = select_rows(read(path, fmt, self.tree, needed, start, stop), spec.derived, spec.selection,
+                                  path, allow_empty=True)
+            if self.names is None:
+                self.names = feature_names(data.get("features") or [], columns, data.get("label"),
+                                           data.get("weight"), path)
+            arrays = inputs(columns, self.names, self.collection, spec.pad_length, spec.sort_by, path)
+            yield Dataset(arrays, name=Path(path).name, feature_names=self.names), columns
+
+
+class TableWriter:
+    """Writes flat columns to ``target`` chunk by chunk, in the format of its suffix."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        self.format = _format_of_output(target)
+        self.handle: Any = None
+        self.rows = 0
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *failure: Any) -> None:
+        self.close()
+
+    def append(self, table: dict[str, np.ndarray]) -> None:
+        try:
+            self._append(table)
+        except OSError as error:
+            raise UserError(f"--out {self.target}: cannot be written "
+                            f"({error.strerror or type(error).__name__})") from None
+        self.rows += len(next(iter(table.values())))
+
+    def _append(self, table: dict[str, np.ndarray]) -> None:
+        if self.format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            arrow = pa.table({name: pa.array(value) for name, value in table.items()})
+            if self.handle is None:
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+                self.handle = pq.ParquetWriter(self.target, arrow.schema)
+            self.handle.write_table(arrow)
+        elif self.format == "hdf5":
+            import h5py
+
+            if self.handle is None:
+                self.handle = h5py.File(self.target, "w")
+                for name, value in table.items():
+                    self.handle.create_dataset(name, data=value, maxshape=(None,), chunks=True)
+                return
+            for name, value in table.items():
+                dataset = self.handle[name]
+                dataset.resize(len(dataset) + len(value), axis=0)
+                dataset[-len(value):] = value
+        else:
+            import uproot
+
+            if self.handle is None:
+                self.handle = uproot.recreate(self.target)
+                self.handle.mktree(TREE, {name: value.dtype for name, value in table.items()})
+            self.handle[TREE].extend(table)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
 
 
 def output_paths(paths: list[str], out: str | Path) -> list[Path]:
@@ -228,31 +314,4 @@ def score_columns(method: str, task: str, score: np.ndarray) -> dict[str, np.nda
     return {f"{prefix}_{method}_{k}": score[:, k] for k in range(score.shape[1])}
 
 
-def write_table(table: dict[str, np.ndarray], target: Path) -> Path:
-    """Write flat columns to ``target`` in the format of its suffix; unwritable paths are one-line errors."""
-    fmt = _format_of_output(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.table({name: pa.array(value) for name, value in table.items()}), target)
-        elif fmt == "hdf5":
-            import h5py
-
-            with h5py.File(target, "w") as handle:
-                for name, value in table.items():
-                    handle.create_dataset(name, data=value)
-        else:
-            import uproot
-
-            with uproot.recreate(target) as handle:
-                tree = handle.mktree(TREE, {name: value.dtype for name, value in table.items()})
-                tree.extend(table)
-    except OSError as error:
-        raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
-    return target
-
-
-__all__ = ["predict_files", "FileInputs", "output_paths", "score_columns", "write_table"]
+__all__ = ["predict_files", "FileInputs", "TableWriter", "output_paths", "score_columns"]

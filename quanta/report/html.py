@@ -375,8 +375,9 @@ def _data_section(run: RunRecord) -> str:
         listed = "; ".join(str(entry.get("reason", entry)) for entry in skipped[:5])
         rows.append(("files skipped", f"{len(skipped)}: {listed}" + (" …" if len(skipped) > 5 else "")))
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, ""))
-    warning = (f'<p class="missing">{len(skipped)} file{"s" if len(skipped) != 1 else ""} could not be used '
-               "and were skipped (skip_bad_files).</p>") if skipped else ""
+    many = len(skipped) != 1
+    warning = (f'<p class="missing">{len(skipped)} file{"s" if many else ""} could not be used and '
+               f'{"were" if many else "was"} skipped (skip_bad_files).</p>') if skipped else ""
     return f'<h2>Data</h2>{warning}<table class="kv"><tbody>{body}</tbody></table>'
 
 

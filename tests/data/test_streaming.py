@@ -240,7 +240,7 @@ def test_bad_files_stop_the_run_or_are_skipped_and_reported(tmp_path):
         assert [entry["path"] for entry in data.info["skipped_files"]] == [str(folder / "shard01.h5")]
     run = experiment(pattern, tmp_path / "runs", "always", [BDT], memory="2MB", skip_bad_files=True)
     html = run.report().read_text()
-    assert "1 file could not be used" in html and "shard01.h5" in html
+    assert "1 file could not be used and was skipped" in html and "shard01.h5" in html
     config = tmp_path / "bad.yaml"
     config.write_text(f"name: bad\ntask: binary\ndata: {{source: files, paths: ['{pattern}'], label: label}}\n"
                       "methods: [{name: bdt, method: boosted_trees}]\n")
@@ -262,7 +262,8 @@ def test_streaming_options_are_checked(tmp_path):
     assert not isinstance(small, Stream) and isinstance(large, Stream)
 
 
-def test_run_predict_reads_files_like_quanta_predict(tmp_path):
+def test_run_predict_reads_files_like_quanta_predict(tmp_path, monkeypatch):
+    import quanta.predict
     from quanta.api import Run
 
     pattern = write_shards(tmp_path / "h5", ".h5", shards=2, rows=800)
@@ -270,11 +271,14 @@ def test_run_predict_reads_files_like_quanta_predict(tmp_path):
               "methods": [BDT], "output": str(tmp_path / "runs")}
     trained = quanta.run_experiment(config, verbose=False, report=False)
     assert '"feature_names"' in (trained.directory / "data.json").read_text()
-    new = tmp_path / "new.parquet"
+    new = tmp_path / "new.h5"
     columns = shard_columns(9, 300)
     columns.pop("label")
     columns = {"event": np.arange(300, dtype=np.int64) + 10_000, **columns}  # a column training never saw
-    pq.write_table(pa.table(columns), new)
+    with h5py.File(new, "w") as handle:
+        for name, value in columns.items():
+            handle.create_dataset(name, data=value)
+    monkeypatch.setattr(quanta.predict, "CHUNK_ROWS", 64)  # Python reads 5 chunks, the CLI below one
     scores = Run(trained, trained.results["bdt"]).predict(str(new))
     assert scores.shape == (300,)
     done = quanta_cli("predict", str(trained.directory), str(new), "--out", str(tmp_path / "out.parquet"),

@@ -92,14 +92,14 @@ class Inputs:
 
 
 def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,
-                path: str) -> dict[str, Any]:
+                path: str, allow_empty: bool = False) -> dict[str, Any]:
     """``columns`` of one file with the ``derived`` columns added and the rows failing ``selection`` dropped."""
     columns = dict(columns)
     for name, expression in derived.items():
         columns[name] = evaluate(expression, columns, path)
     if not selection:
         return columns
-    keep = _keep(columns, selection, path, allow_empty=False)
+    keep = _keep(columns, selection, path, allow_empty)
     return {name: value[keep] for name, value in columns.items()}
 
 
