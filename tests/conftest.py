@@ -28,3 +28,14 @@ def xor_clouds(n: int = 2000, seed: int = 0, noise: float = 0.15):
 @pytest.fixture
 def xor():
     return xor_clouds()
+
+
+def run_quanta(*args: str, cwd, env_extra: dict | None = None):
+    """The ``quanta`` command in a subprocess, as a user runs it: ``CompletedProcess`` with text output."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "quanta.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env=env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +10,9 @@ import pytest
 import yaml
 
 from quanta.config import default_experiment_path
+from tests.conftest import run_quanta
 
-
-def quanta(*args: str, cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "quanta.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env=env)
+quanta = run_quanta
 
 
 def snapshot(folder: Path) -> dict[str, float]:

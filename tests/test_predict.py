@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import run_quanta
+
 uproot = pytest.importorskip("uproot")
 
 
-def quanta(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "quanta.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
+quanta = run_quanta
 
 
 def events(rng: np.random.Generator, n: int, shift: float, start: int = 0) -> dict[str, np.ndarray]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tracemalloc
 
 import h5py
@@ -21,6 +19,7 @@ from quanta.data.stream.loader import StreamLoader
 from quanta.data.stream.plan import Chunk, parse_memory, row_uniforms, shard
 from quanta.data.stream.stream import Stream
 from quanta.errors import UserError
+from tests.conftest import run_quanta
 
 FEATURES = 8
 
@@ -224,10 +223,6 @@ def test_reweighting_from_files_in_memory_and_streamed(tmp_path):
     assert delivered == pytest.approx(float(parts["train"].targets["weight"].sum()), rel=1e-5)
 
 
-def quanta_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "quanta.cli", *args], capture_output=True, text=True, cwd=cwd)
-
-
 def test_bad_files_stop_the_run_or_are_skipped_and_reported(tmp_path):
     folder = tmp_path / "h5"
     write_shards(folder, ".h5", shards=3, rows=600)
@@ -244,7 +239,7 @@ def test_bad_files_stop_the_run_or_are_skipped_and_reported(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(f"name: bad\ntask: binary\ndata: {{source: files, paths: ['{pattern}'], label: label}}\n"
                       "methods: [{name: bdt, method: boosted_trees}]\n")
-    done = quanta_cli("run", str(config), "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    done = run_quanta("run", str(config), "--out", str(tmp_path / "runs"), cwd=tmp_path)
     assert done.returncode == 2 and "shard01.h5: cannot be read as hdf5" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -281,7 +276,7 @@ def test_run_predict_reads_files_like_quanta_predict(tmp_path, monkeypatch):
     monkeypatch.setattr(quanta.predict, "CHUNK_ROWS", 64)  # Python reads 5 chunks, the CLI below one
     scores = Run(trained, trained.results["bdt"]).predict(str(new))
     assert scores.shape == (300,)
-    done = quanta_cli("predict", str(trained.directory), str(new), "--out", str(tmp_path / "out.parquet"),
+    done = run_quanta("predict", str(trained.directory), str(new), "--out", str(tmp_path / "out.parquet"),
                       "--keep", "event", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     table = pq.read_table(tmp_path / "out.parquet")

@@ -66,14 +66,9 @@ class Inputs:
                first_row: int = 0, allow_empty: bool = False) -> dict[str, np.ndarray]:
         """The arrays of the rows of ``columns`` (rows ``first_row...`` of ``path``) that pass the selection."""
         rows = len(next(iter(columns.values()))) if columns else 0
-        columns = dict(columns)
-        for name, expression in self.derived.items():
-            columns[name] = evaluate(expression, columns, path)
+        columns, keep = _derive_and_select(columns, self.derived, self.selection, path, allow_empty)
         row = np.arange(first_row, first_row + rows, dtype=np.int64)
-        if self.selection:
-            keep = _keep(columns, self.selection, path, allow_empty)
-            columns = {name: value[keep] for name, value in columns.items()}
-            row = row[keep]
+        row = row if keep is None else row[keep]
         if self.names is None:
             self.names = list(self.collection) or feature_names(self.features, columns, self.label,
                                                                 self.weight, path)
@@ -94,13 +89,19 @@ class Inputs:
 def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,
                 path: str, allow_empty: bool = False) -> dict[str, Any]:
     """``columns`` of one file with the ``derived`` columns added and the rows failing ``selection`` dropped."""
+    return _derive_and_select(columns, derived, selection, path, allow_empty)[0]
+
+
+def _derive_and_select(columns: dict[str, Any], derived: dict[str, str], selection: str | None, path: str,
+                       allow_empty: bool) -> tuple[dict[str, Any], np.ndarray | None]:
+    """The columns with derived ones added and failing rows dropped, and the kept-row mask (None: all kept)."""
     columns = dict(columns)
     for name, expression in derived.items():
         columns[name] = evaluate(expression, columns, path)
     if not selection:
-        return columns
+        return columns, None
     keep = _keep(columns, selection, path, allow_empty)
-    return {name: value[keep] for name, value in columns.items()}
+    return {name: value[keep] for name, value in columns.items()}, keep
 
 
 def inputs(columns: dict[str, Any], names: list[str], collection: list[str], pad_length: int,

@@ -46,33 +46,36 @@ class StreamSettings:
 
 @dataclass
 class _Moments:
-    """Running per-channel sums (shifted for precision) of training inputs."""
+    """Per-channel sums of training inputs, kept per chunk so that a failed file's chunks can be dropped.
+
+    Sums are taken about a common shift (the mean of the first rows seen) for precision.
+    """
 
     axis: int
     shift: np.ndarray | None = None
-    count: float = 0.0
-    total: np.ndarray | None = None
-    squares: np.ndarray | None = None
+    sums: dict[int, tuple[float, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    def add(self, x: np.ndarray, mask: np.ndarray | None) -> None:
+    def add(self, number: int, x: np.ndarray, mask: np.ndarray | None) -> None:
         values = x[mask] if mask is not None and x.ndim == 3 else np.moveaxis(x, self.axis, -1).reshape(-1, x.shape[self.axis])
         values = values.astype(np.float64)
         if len(values) == 0:
             return
         if self.shift is None:
             self.shift = values.mean(axis=0)
-            self.total = np.zeros_like(self.shift)
-            self.squares = np.zeros_like(self.shift)
         centred = values - self.shift
-        self.count += len(values)
-        self.total += centred.sum(axis=0)
-        self.squares += (centred**2).sum(axis=0)
+        self.sums[number] = (len(values), centred.sum(axis=0), (centred**2).sum(axis=0))
+
+    def keep(self, numbers: set[int]) -> None:
+        """Forget the chunks not in ``numbers``."""
+        self.sums = {n: v for n, v in self.sums.items() if n in numbers}
 
     def transform(self, epsilon: float = 1e-8) -> Standardize:
-        if not self.count:
+        count = sum(c for c, _, _ in self.sums.values())
+        if not count:
             raise UserError("cannot standardise inputs: no samples in the training split")
-        mean = self.total / self.count
-        std = np.sqrt(np.maximum(self.squares / self.count - mean**2, 0.0))
+        mean = sum(t for _, t, _ in self.sums.values()) / count
+        squares = sum(q for _, _, q in self.sums.values()) / count
+        std = np.sqrt(np.maximum(squares - mean**2, 0.0))
         return Standardize.from_state({"mean": (mean + self.shift).astype(np.float32),
                                        "scale": np.maximum(std, epsilon).astype(np.float32),
                                        "axis": np.array(self.axis)})
@@ -154,13 +157,12 @@ class Stream:
             kept[number] = {code: {name: arrays[name][codes == code] for name in (*TARGETS, "extra0")
                                    if name in arrays} for code in SPLIT_CODES.values()}
             train = codes == SPLIT_CODES["train"]
-            moments.add(arrays["x"][train], arrays["mask"][train] if "mask" in arrays else None)
+            moments.add(number, arrays["x"][train], arrays["mask"][train] if "mask" in arrays else None)
         if bad:  # a file that failed part-way contributes nothing, also from its earlier chunks
-            good = [n for n in counts if self.chunks[n].file not in bad]
-            counts = {n: counts[n] for n in good}
-            kept = {n: kept[n] for n in good}
-            moments = _Moments(axis=moments.axis)
-            self._rescan_moments(moments, good, fractions, seed)
+            good = {n for n in counts if self.chunks[n].file not in bad}
+            counts = {n: counts[n] for n in sorted(good)}
+            kept = {n: kept[n] for n in sorted(good)}
+            moments.keep(good)
         total = sum(int(c.sum()) for c in counts.values())
         if total == 0:
             raise UserError(f"{self.name}: no rows to learn from in {len(self.chunks)} chunks of "
@@ -186,15 +188,6 @@ class Stream:
             parts[name] = StreamPart(self, name, code, fractions, seed, chunk_counts, targets[code],
                                      moments if name == "train" else None)
         return parts
-
-    def _rescan_moments(self, moments: _Moments, numbers: list[int], fractions: tuple[float, ...],
-                        seed: int) -> None:
-        """The training moments again, over the chunks of good files only."""
-        for number in numbers:
-            chunk = self.chunks[number]
-            arrays = self.read_chunk(chunk)
-            train = split_codes(seed, chunk.file, arrays["row"], fractions) == SPLIT_CODES["train"]
-            moments.add(arrays["x"][train], arrays["mask"][train] if "mask" in arrays else None)
 
     def chunk_arrays(self, chunk: Chunk, code: int, fractions: tuple[float, ...], seed: int,
                      transform: Standardize | None) -> Arrays:
