@@ -83,9 +83,7 @@ class Run:
 
 
 def _as_dataset(data: Any) -> Any:
-    from quanta.data.stream.stream import Stream
-
-    if isinstance(data, (Dataset, Stream)):
+    if isinstance(data, Dataset) or getattr(data, "streamed", False):  # a Dataset or a Stream
         return data
     if isinstance(data, tuple) and len(data) == 2:
         return from_arrays(data[0], data[1])

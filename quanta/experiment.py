@@ -22,7 +22,6 @@ import numpy as np
 
 from quanta.config import (
     ARRAYS,
-    MODULE,
     ExperimentConfig,
     default_experiment_path,
     read_experiment,
@@ -30,8 +29,7 @@ from quanta.config import (
     to_yaml,
 )
 from quanta.data.dataset import Dataset
-from quanta.data.split import SPLITS, split
-from quanta.data.stream.stream import Stream, StreamPart
+from quanta.data.split import SPLITS
 from quanta.errors import UserError
 from quanta.rundir import create_run_directory, environment, require_run_directory
 
@@ -116,40 +114,20 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         config = resolve(raw)
         directory = None
 
-    from quanta.tasks import TASKS
-
-    task = TASKS.create(config.task, where="task_params", **config.task_params)
-    dataset = data if data is not None else _load_source(config, {}, say)
-    dataset = dataset if isinstance(dataset, Stream) else _checked(dataset, task)
-    parts = _split(dataset, task, config)
-    say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs {dataset.input_shape}"
-        + (" (streamed from disk)" if isinstance(dataset, Stream) else "") + "; split "
-        + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
-    views = {_view_key(e.data): parts for e in config.methods if not e.data}
-    for index, entry in enumerate(config.methods):
-        if entry.data and _view_key(entry.data) not in views:
-            other = _load_source(config, entry.data, say)
-            if isinstance(other, Stream) or isinstance(dataset, Stream):
-                raise UserError(f"methods[{index}].data: other views of streamed data are not supported; "
-                                "give each view its own experiment or set data.streaming: never")
-            other = _checked(other, task)
-            if len(other) != len(dataset) or not np.array_equal(other.y, dataset.y):
-                raise UserError(f"methods[{index}].data: {entry.data} changes the samples, not only their "
-                                "representation; methods of one experiment must see the same events")
-            views[_view_key(entry.data)] = split(other, config.data.split, seed=config.seed)
-
+    prepared = prepare(config, data, say)
     if directory is None:
         directory = create_run_directory(Path(config.output) / config.name)
         (directory / "config.yaml").write_text(to_yaml(config))
-        (directory / DATA_RECORD).write_text(json.dumps(data_record(dataset, parts), indent=1))
+        (directory / DATA_RECORD).write_text(json.dumps(data_record(prepared.dataset, prepared.parts), indent=1))
         (directory / "environment.json").write_text(
             json.dumps(environment(config.seed, config.device), indent=1))
     say(f"run directory: {directory}")
+    task = prepared.task
 
     results: dict[str, MethodResult] = {}
     for entry in config.methods:
-        results[entry.name] = _run_method(entry, task, views[_view_key(entry.data)], config, directory,
-                                          callbacks or [], resume is not None, say, module)
+        results[entry.name] = run_method(prepared, entry, directory, callbacks or [], resume is not None, say,
+                                         module)
     (directory / "metrics.json").write_text(json.dumps(
         {name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()}, indent=1))
     run = ExperimentRun(directory, config, results)
@@ -161,6 +139,57 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
 
 def _silent(*args: Any, **kwargs: Any) -> None:
     pass
+
+
+@dataclass
+class Prepared:
+    """What every method of an experiment shares: config, task, data, its split and other views.
+
+    One preparation serves many methods, many tuning trials and every rank of a
+    distributed run; :func:`run_method` runs one method entry on it.
+    """
+
+    config: ExperimentConfig
+    task: Any
+    dataset: Any  # a Dataset or a Stream
+    parts: dict[str, Any]
+    views: dict[str, dict[str, Any]]  # data overrides (as a key) -> the parts of that view
+
+    def parts_for(self, entry) -> dict[str, Any]:
+        """The train, valid and test parts that method ``entry`` reads."""
+        return self.views[_view_key(entry.data)]
+
+
+def prepare(config: ExperimentConfig, data: Any = None, say=_silent) -> Prepared:
+    """Create the task, load and check the data, split it; load the other views methods ask for."""
+    from quanta.tasks import TASKS
+
+    task = TASKS.create(config.task, where="task_params", **config.task_params)
+    dataset = data if data is not None else _load_source(config, {}, say)
+    dataset = dataset.checked(task.check_targets, task.needs_targets)
+    parts = dataset.parts(config.data.split, config.seed, task.check_targets)
+    say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs {dataset.input_shape}"
+        + (" (streamed from disk)" if dataset.streamed else "") + "; split "
+        + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
+    views = {_view_key(e.data): parts for e in config.methods if not e.data}
+    for index, entry in enumerate(config.methods):
+        if entry.data and _view_key(entry.data) not in views:
+            other = _load_source(config, entry.data, say)
+            if other.streamed or dataset.streamed:
+                raise UserError(f"methods[{index}].data: other views of streamed data are not supported; "
+                                "give each view its own experiment or set data.streaming: never")
+            other = other.checked(task.check_targets, task.needs_targets)
+            if len(other) != len(dataset) or not _same_targets(other, dataset):
+                raise UserError(f"methods[{index}].data: {entry.data} changes the samples, not only their "
+                                "representation; methods of one experiment must see the same events")
+            views[_view_key(entry.data)] = other.parts(config.data.split, config.seed, task.check_targets)
+    return Prepared(config, task, dataset, parts, views)
+
+
+def _same_targets(one, other) -> bool:
+    if ("y" in one) != ("y" in other):
+        return False
+    return "y" not in one or np.array_equal(one.y, other.y)
 
 
 def _view_key(overrides: dict[str, Any]) -> str:
@@ -175,59 +204,35 @@ def _load_source(config: ExperimentConfig, overrides: dict[str, Any], say) -> Da
     return SOURCES.create(config.data.source, where="data", **params)
 
 
-def _split(dataset: Dataset | Stream, task, config: ExperimentConfig) -> dict[str, Any]:
-    """Train, valid and test parts, their targets checked against the task."""
-    if isinstance(dataset, Stream):
-        parts = dataset.split(config.data.split, seed=config.seed)
-        if len(parts["train"]) == 0:
-            raise UserError(f"data.split: the training part is empty ({config.data.split})")
-        for part in parts.values():
-            part.check_targets(task.check_targets)
-        return parts
-    return split(dataset, config.data.split, seed=config.seed)
-
-
-def data_record(dataset: Dataset | Stream, parts: dict[str, Any]) -> dict[str, Any]:
+def data_record(dataset: Any, parts: dict[str, Any]) -> dict[str, Any]:
     """What the run's data was: source, resolved feature names, classes, split sizes, reading details."""
     return {"name": dataset.name, "feature_names": dataset.feature_names, "classes": dataset.classes,
             "input_shape": list(dataset.input_shape), "split": {name: len(part) for name, part in parts.items()},
-            "streamed": isinstance(dataset, Stream),
+            "streamed": dataset.streamed,
             "info": {k: v for k, v in dataset.info.items() if isinstance(v, (str, int, float, bool, list, dict))}}
 
 
-def _checked(data: Dataset, task) -> Dataset:
-    """Finite inputs and targets that fit the task, or a one-line error."""
-    data.check_finite()
-    if "y" not in data:
-        raise UserError(f"{data.name}: no targets 'y' to learn from")
-    return data.with_arrays(y=task.check_targets(np.asarray(data.y), f"{data.name} targets"))
+def run_method(prepared: Prepared, entry, directory: Path, callbacks: list, resuming: bool, say=_silent,
+               module: Any = None) -> MethodResult:
+    """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``directory``."""
+    from quanta import estimators
+    from quanta.train.network import write_history
 
-
-def _run_method(entry, task, parts: dict[str, Dataset], config: ExperimentConfig, directory: Path,
-                callbacks: list, resuming: bool, say, module: Any = None) -> MethodResult:
+    task, parts = prepared.task, prepared.parts_for(entry)
     method_dir = directory / entry.name
     if resuming and (method_dir / "metrics.json").exists():
         say(f"{entry.name}: finished in the earlier run, kept")
-        return _reload(entry, task, method_dir)
+        return _reload(entry, method_dir)
     method_dir.mkdir(exist_ok=True)
     train, valid = parts["train"], parts["valid"]
     start = time.perf_counter()
-    if entry.is_network:
-        estimator = _network(entry, task, train, config.data.standardize, module)
-        resume = resuming and (method_dir / "checkpoint.safetensors").exists()
-        say(f"{entry.name}: training {entry.model} ({_count(estimator.model)} parameters)"
-            + (" — resuming from its checkpoint" if resume else ""))
-        estimator.fit(train, valid, directory=method_dir, callbacks=callbacks, resume=resume, label=entry.name)
-        estimator.save(method_dir)
-    else:
-        from quanta.methods import METHODS
-        from quanta.train.network import write_history
-
-        say(f"{entry.name}: fitting {entry.method}")
-        estimator = METHODS.create(entry.method, where=f"{entry.name}.params", **entry.params)
-        estimator.fit(train, valid, task)
-        estimator.save(method_dir)
-        write_history(method_dir / "history.jsonl", estimator.history)
+    estimator = estimators.build(entry, task, train, prepared.config.data.standardize, module)
+    resume = resuming and (method_dir / "checkpoint.safetensors").exists()
+    say(estimators.kind_of(entry).announce(entry, estimator, resume))
+    estimator.fit(train, valid, task=task, directory=method_dir, callbacks=callbacks, resume=resume,
+                  label=entry.name)
+    estimator.save(method_dir)
+    write_history(method_dir / "history.jsonl", estimator.history)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     metrics = _score(estimator, task, parts, method_dir)
@@ -236,34 +241,8 @@ def _run_method(entry, task, parts: dict[str, Dataset], config: ExperimentConfig
     return MethodResult(entry.name, estimator, method_dir, metrics, list(estimator.history), seconds)
 
 
-def _network(entry, task, train: Dataset, standardize: bool, module: Any = None):
-    from quanta.train.config import TrainConfig
-    from quanta.train.network import Network, build_model
-
-    if entry.model == MODULE:
-        if module is None:
-            raise UserError(f"{entry.name}: model 'module' is a torch.nn.Module passed from Python (quanta.fit)")
-        return Network(module, task, TrainConfig(**entry.train), standardize=standardize, spec=None)
-    import torch
-
-    out_features = task.out_features(train.y)
-    torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
-    shapes = ({name: list(shape) for name, shape in train.shapes.items()} if isinstance(train, StreamPart)
-              else {name: list(array.shape[1:]) for name, array in train.arrays.items()})
-    model = build_model(entry.model, entry.params, shapes, out_features, where=f"{entry.name}.params")
-    spec = {"model": entry.model, "params": entry.params, "shapes": shapes,
-            "out_features": out_features}
-    return Network(model, task, TrainConfig(**entry.train), standardize=standardize, spec=spec)
-
-
-def _count(model) -> str:
-    return f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,}"
-
-
 def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict[str, dict[str, float]]:
     """Predict every split, save the predictions, return the metrics per split."""
-    from quanta.evaluate import metrics_for
-
     arrays: dict[str, np.ndarray] = {}
     metrics: dict[str, dict[str, float]] = {}
     for name in SPLITS:
@@ -272,20 +251,22 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
             continue
         score = estimator.predict(part)
         metrics[name] = {}
-        known = part.targets if isinstance(part, StreamPart) else part.arrays
-        for head, (task_name, target, head_score) in task.evaluation_heads(known, score).items():
+        known = part.targets
+        for head, (evaluation, target, head_score) in task.evaluation_heads(known, score).items():
             y, scored, weight = per_element(known, target, head_score)
             prefix = f"{head}_" if head else ""
-            arrays[f"{name}_{prefix}y"], arrays[f"{name}_{prefix}score"] = y, scored
+            if y is not None:
+                arrays[f"{name}_{prefix}y"] = y
+            arrays[f"{name}_{prefix}score"] = scored
             if weight is not None:
                 arrays[f"{name}_{prefix}weight"] = weight
-            metrics[name].update({prefix + k: v for k, v in metrics_for(task_name, y, scored, weight).items()})
+            metrics[name].update({prefix + k: v for k, v in evaluation.metrics(y, scored, weight).items()})
     np.savez(method_dir / PREDICTIONS, **arrays)
     return metrics
 
 
-def per_element(arrays: dict[str, np.ndarray], y: np.ndarray,
-                score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def per_element(arrays: dict[str, np.ndarray], y: np.ndarray | None,
+                score: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Targets, scores and weights as evaluation wants them: one row per scored element.
 
     Per-sample targets pass through. Per-element targets (sequence steps, graph
@@ -293,6 +274,8 @@ def per_element(arrays: dict[str, np.ndarray], y: np.ndarray,
     per-element regression targets such as images become one row per sample.
     """
     weight = arrays.get("weight")
+    if y is None:  # an unsupervised task on data without labels
+        return None, score, weight
     if "target_mask" in arrays and arrays["target_mask"].shape == y.shape[:arrays["target_mask"].ndim]:
         keep = arrays["target_mask"].astype(bool)
         if weight is not None:
@@ -303,15 +286,11 @@ def per_element(arrays: dict[str, np.ndarray], y: np.ndarray,
     return y, score, weight
 
 
-def _reload(entry, task, method_dir: Path) -> MethodResult:
-    from quanta.train.network import Network, read_history
+def _reload(entry, method_dir: Path) -> MethodResult:
+    from quanta import estimators
+    from quanta.train.network import read_history
 
-    if entry.is_network:
-        estimator = Network.load(method_dir)
-    else:
-        from quanta.methods import METHODS
-
-        estimator = METHODS.get(entry.method).load(method_dir)
+    estimator = estimators.load(entry, method_dir)
     stored = json.loads((method_dir / "metrics.json").read_text())
     seconds = stored.pop("seconds", {})
     history = read_history(method_dir / "history.jsonl")

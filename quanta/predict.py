@@ -63,7 +63,9 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     for target in targets:  # an unwritable --out fails before any model is loaded
         _writable_folder(target)
     estimators: dict[str, Any] = {}
-    task = raw.get("task", "binary")
+    from quanta.tasks.evaluation import evaluation_of
+
+    prefix = evaluation_of(raw.get("task", "binary")).prediction
     reader = FileInputs(directory, raw, tree, keep)
     written = []
     for path, target in zip(paths, targets, strict=True):
@@ -84,7 +86,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                     continue
                 estimators = estimators or _load(directory, entries)  # loaded once a file is known to be usable
                 for method, estimator in estimators.items():
-                    table.update(score_columns(method, task, estimator.predict(dataset)))
+                    table.update(score_columns(method, prefix, estimator.predict(dataset)))
                 writer.append(table)
             if writer.rows == 0:
                 raise UserError(f"{path}: selection '{reader.data.get('selection')}' keeps none of its rows; "
@@ -258,20 +260,9 @@ def _writable_folder(target: Path) -> None:
 
 def _load(directory: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``{method name: estimator}`` loaded from the run's method folders."""
-    chosen = {}
-    for name, entry in entries.items():
-        method_dir = directory / name
-        if entry.get("model") is not None:
-            from quanta.train.network import Network
+    from quanta import estimators
 
-            if not (method_dir / "model.safetensors").exists():
-                raise UserError(f"{method_dir}: no saved network here (was the method trained to the end?)")
-            chosen[name] = Network.load(method_dir)
-        else:
-            from quanta.methods import METHODS
-
-            chosen[name] = METHODS.get(entry["method"]).load(method_dir)
-    return chosen
+    return {name: estimators.load(entry, directory / name) for name, entry in entries.items()}
 
 
 def _training_features(directory: Path, data: dict[str, Any], tree: str | None) -> list[str] | None:
@@ -302,9 +293,11 @@ def _training_features(directory: Path, data: dict[str, Any], tree: str | None) 
     return None
 
 
-def score_columns(method: str, task: str, score: np.ndarray) -> dict[str, np.ndarray]:
-    """Output columns of one method: ``score_<m>``, ``score_<m>_<k>`` or ``prediction_<m>``."""
-    prefix = "prediction" if task == "regression" else "score"
+def score_columns(method: str, prefix: str, score: np.ndarray) -> dict[str, np.ndarray]:
+    """Output columns of one method: ``score_<m>``, ``score_<m>_<k>`` or ``prediction_<m>``.
+
+    ``prefix`` is the task's (``quanta.tasks.evaluation``): ``score`` or ``prediction``.
+    """
     score = np.asarray(score)
     if score.ndim == 1:
         return {f"{prefix}_{method}": score}

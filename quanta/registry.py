@@ -148,6 +148,6 @@ def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
 
     target = factory.__init__ if inspect.isclass(factory) else factory
     try:
-        return typing.get_type_hints(target)
+        return typing.get_type_hints(target, include_extras=True)  # Annotated ranges are checked
     except (NameError, TypeError):  # a hint that cannot be resolved: check names only
         return {}

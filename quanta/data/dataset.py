@@ -44,6 +44,9 @@ class Dataset:
         if len(set(lengths.values())) > 1:
             raise UserError(f"{self.name}: arrays differ in length {lengths}; all must share N")
 
+    #: an in-memory part; a :class:`~quanta.data.stream.stream.StreamPart` offers the same surface
+    streamed = False
+
     def __len__(self) -> int:
         return len(self.arrays["x"])
 
@@ -67,6 +70,55 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one sample's inputs (``x.shape[1:]``)."""
         return tuple(self.arrays["x"].shape[1:])
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-sample shape of every array."""
+        return {name: tuple(array.shape[1:]) for name, array in self.arrays.items()}
+
+    @property
+    def targets(self) -> dict[str, np.ndarray]:
+        """The arrays evaluation reads (all of them: targets, weights, masks)."""
+        return self.arrays
+
+    # -- the part interface shared with streamed parts -------------------------------------
+    def checked(self, check_targets, needs_targets: bool = True) -> Dataset:
+        """Finite inputs and targets that pass a task's check, or a one-line error.
+
+        Without ``y``, an unsupervised task (``needs_targets=False``) passes.
+        """
+        self.check_finite()
+        if "y" not in self.arrays:
+            if needs_targets:
+                raise UserError(f"{self.name}: no targets 'y' to learn from")
+            return self
+        return self.with_arrays(y=check_targets(np.asarray(self.y), f"{self.name} targets"))
+
+    def parts(self, fractions, seed: int, check_targets=None) -> dict[str, Dataset]:
+        """Train, valid and test parts (targets were checked by :meth:`checked`)."""
+        from quanta.data.split import split
+
+        return split(self, fractions, seed=seed)
+
+    def standardize(self):
+        """A :class:`~quanta.data.transforms.Standardize` fitted on this (training) part's inputs."""
+        from quanta.data.transforms import Standardize
+
+        return Standardize().fit(self)
+
+    def with_transform(self, transform) -> Dataset:
+        """This part with ``transform`` applied to its inputs (itself for None)."""
+        return transform.apply(self) if transform is not None else self
+
+    def loader(self, device, names: tuple[str, ...]):
+        """The arrays ``names`` resident on ``device``, batched by index gathers."""
+        from quanta.data.batching import DeviceData
+
+        return DeviceData(self, device, names)
+
+    def in_chunks(self):
+        """The part as one chunk (a streamed part yields many)."""
+        yield self
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The rows ``index`` of every array (a copy)."""

@@ -3,6 +3,8 @@
 A method is created by name with keyword parameters, fitted on a training
 split (and a validation split, if it uses one) for a task, and predicts task
 scores, exactly like a trained network. ``quanta methods`` lists them.
+A scikit-learn learner is one short subclass of
+:class:`quanta.methods.sklearn.ScikitLearnMethod`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ METHODS.declare(
     "quanta.methods.boosted_trees:BoostedTrees",
     "Gradient-boosted decision trees (XGBoost, histogram algorithm) for tabular features",
 )
+METHODS.declare("logistic_regression", "quanta.methods.logistic_regression:LogisticRegression",
+                "Logistic regression (scikit-learn) on standardised features; ridge regression for values")
+METHODS.declare("random_forest", "quanta.methods.random_forest:RandomForest",
+                "Random forest (scikit-learn): averaged decision trees on bootstrap samples")
+METHODS.declare("kmeans", "quanta.methods.kmeans:KMeans",
+                "k-means clustering (scikit-learn) of standardised inputs, for the unsupervised clustering task")
 
 
 def register(name: str, description: str | None = None):

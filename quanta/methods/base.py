@@ -1,4 +1,4 @@
-"""The contract of a classical method: fit, predict, save, load.
+"""The contract of a classical method: fit, predict, save, load (see ``quanta.estimators``).
 
 Subclasses take their hyperparameters as keyword arguments with defaults and
 only store them in ``__init__``; what is learned in ``fit`` ends in ``_``.
@@ -21,7 +21,8 @@ class Method:
     #: per-round records (like a network's epochs), filled by ``fit`` if the method has rounds
     history: list[dict[str, Any]]
 
-    def fit(self, train: Dataset, valid: Dataset | None, task: Task) -> Method:
+    def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context: Any) -> Method:
+        """Fit for ``task``; ``context`` (directory, callbacks, resume, label) as a network gets it."""
         raise NotImplementedError
 
     def predict(self, data: Dataset) -> np.ndarray:

@@ -13,16 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from quanta.data.dataset import Dataset
-from quanta.data.stream.stream import StreamPart
 from quanta.errors import UserError
 from quanta.methods.base import Method, table
 from quanta.tasks.base import Task
 
+#: XGBoost's objective and evaluation metric for each kind of task output
 OBJECTIVES = {
-    "binary": ("binary:logistic", "logloss"),
-    "multiclass": ("multi:softprob", "mlogloss"),
-    "regression": ("reg:squarederror", "rmse"),
+    "signal_probability": ("binary:logistic", "logloss"),
+    "class_probabilities": ("multi:softprob", "mlogloss"),
+    "values": ("reg:squarederror", "rmse"),
 }
+SUPPORTED = "binary, multiclass, regression"
 MODEL_FILE = "boosted_trees.json"
 
 
@@ -72,27 +73,28 @@ class BoostedTrees(Method):
         if self.learning_rate <= 0:
             raise UserError(f"boosted_trees.learning_rate: expected a positive number, received {self.learning_rate}")
 
-    def fit(self, train: Dataset, valid: Dataset | None, task: Task) -> BoostedTrees:
+    def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context) -> BoostedTrees:
         import xgboost
 
         self._check()
-        if task.name not in OBJECTIVES:
-            raise UserError(f"boosted_trees: task '{task.name}' is not supported; allowed: {', '.join(OBJECTIVES)}")
-        objective, metric = OBJECTIVES[task.name]
+        output = task.evaluation.output
+        if output not in OBJECTIVES:
+            raise UserError(f"boosted_trees: task '{task.name}' is not supported; allowed: {SUPPORTED}")
+        objective, metric = OBJECTIVES[output]
         params = {
             "objective": objective, "eval_metric": metric, "tree_method": "hist",
             "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
             "lambda": self.reg_lambda, "seed": self.seed, "nthread": self.n_jobs or 0,
         }
-        if task.name == "multiclass":
+        if output == "class_probabilities":
             params["num_class"] = int(train.y.max()) + 1
-        if isinstance(train, StreamPart):  # quantised on the fly: the matrix holds one byte per value
+        if train.streamed:  # quantised on the fly: the matrix holds one byte per value
             matrix = xgboost.QuantileDMatrix(_chunks(train), max_bin=256)
         else:
             matrix = xgboost.DMatrix(table(train), label=train.y, weight=train.arrays.get("weight"))
         evals = [(matrix, "train")]
-        if isinstance(valid, StreamPart) and len(valid):
+        if valid is not None and valid.streamed and len(valid):
             evals.append((xgboost.QuantileDMatrix(_chunks(valid), ref=matrix), "valid"))
         elif valid is not None and len(valid):
             evals.append((xgboost.DMatrix(table(valid), label=valid.y, weight=valid.arrays.get("weight")), "valid"))
@@ -110,15 +112,12 @@ class BoostedTrees(Method):
         self.best_round_ = int(self.booster_.best_iteration) if stopping else rounds - 1
         return self
 
-    def predict(self, data: Dataset | StreamPart) -> np.ndarray:
+    def predict(self, data: Dataset) -> np.ndarray:
         import xgboost
 
         self._check_fitted("booster_")
-        if isinstance(data, StreamPart):  # chunk by chunk, in the part's order
-            from quanta.data.stream.prefetch import prefetched
-
-            scores = [self.predict(Dataset(arrays)) for arrays in
-                      prefetched(data.chunks, data.read, data.stream.settings.workers, data.stream.settings.depth)]
+        if data.streamed:  # chunk by chunk, in the part's order
+            scores = [self.predict(chunk) for chunk in data.in_chunks()]
             return np.concatenate(scores) if scores else np.zeros(0, np.float32)
         matrix = xgboost.DMatrix(table(data))
         score = self.booster_.predict(matrix, iteration_range=(0, self.best_round_ + 1))
@@ -151,7 +150,7 @@ class BoostedTrees(Method):
 
 
 
-def _chunks(part: StreamPart):
+def _chunks(part):
     """An XGBoost data iterator over a streamed part's chunks, one chunk in memory at a time."""
     import xgboost
 

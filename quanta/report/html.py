@@ -234,10 +234,10 @@ def _evaluation_split(run: RunRecord) -> str | None:
     return None
 
 
-def _binary_figures(run: RunRecord, split: str) -> list[str]:
+def _roc_figures(run: RunRecord, split: str) -> list[str]:
     from quanta.evaluate import figures
 
-    blocks = [
+    return [
         _figure_block(
             f"ROC curves ({split} split)",
             "Background rejection 1/ε<sub>B</sub> against signal efficiency ε<sub>S</sub> for every "
@@ -246,6 +246,12 @@ def _binary_figures(run: RunRecord, split: str) -> list[str]:
             lambda: figures.roc_figure(_predictions(run, split), colours=_colours(run)),
         )
     ]
+
+
+def _score_distribution_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate import figures
+
+    blocks = []
     pairs = {
         m.name: (m.predictions["train"].as_tuple(), m.predictions["test"].as_tuple())
         for m in run.methods
@@ -287,7 +293,7 @@ def _multiclass_figures(run: RunRecord, split: str) -> list[str]:
     ]
 
 
-def _regression_figures(run: RunRecord, split: str) -> list[str]:
+def _residual_figures(run: RunRecord, split: str) -> list[str]:
     from quanta.evaluate import figures
 
     predictions = _predictions(run, split)
@@ -297,13 +303,39 @@ def _regression_figures(run: RunRecord, split: str) -> list[str]:
             "Distribution of predicted minus true value for every method, normalised to unit area; "
             "σ<sub>68</sub> is half the 16–84% interquantile range.",
             lambda: figures.residuals_figure(predictions, colours=_colours(run)),
-        ),
+        )
+    ]
+
+
+def _predicted_vs_true_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate import figures
+
+    predictions = _predictions(run, split)
+    return [
         _figure_block(
             f"Predicted vs true ({split} split)",
             "Each method's prediction against the true value; the dashed line is a perfect prediction.",
             lambda: figures.predicted_vs_true_figure(predictions, colours=_colours(run)),
-        ),
+        )
     ]
+
+
+#: the report's figures by the names tasks give them (quanta.tasks.evaluation.Evaluation.figures)
+FIGURES = {
+    "roc_curves": _roc_figures,
+    "score_distributions": _score_distribution_figures,
+    "confusion_matrices": _multiclass_figures,
+    "residuals": _residual_figures,
+    "predicted_vs_true": _predicted_vs_true_figures,
+}
+
+
+def _task_figures(task: str | None) -> list:
+    """The figure builders of ``task`` (an empty list for a task without figures)."""
+    from quanta.tasks.evaluation import EVALUATIONS
+
+    evaluation = EVALUATIONS.get(task) if task else None
+    return [FIGURES[name] for name in evaluation.figures] if evaluation else []
 
 
 def _figures_section(run: RunRecord) -> str:
@@ -311,12 +343,9 @@ def _figures_section(run: RunRecord) -> str:
     split = _evaluation_split(run)
     if split is None:
         blocks.append('<p class="missing">No predictions.npz in the run directory: no figures.</p>')
-    elif run.task == "binary":
-        blocks += _binary_figures(run, split)
-    elif run.task == "multiclass":
-        blocks += _multiclass_figures(run, split)
-    elif run.task == "regression":
-        blocks += _regression_figures(run, split)
+    elif figure_sets := _task_figures(run.task):
+        for draw in figure_sets:
+            blocks += draw(run, split)
     else:
         blocks.append(f'<p class="missing">No figures for task {_e(run.task)}.</p>')
 

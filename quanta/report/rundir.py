@@ -177,23 +177,11 @@ def _method_order(config: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
 
 
 def infer_task(methods: list[MethodRecord]) -> str | None:
-    """Guess the task from saved predictions when config.yaml does not name it."""
-    for method in methods:
-        for split in method.predictions.values():
-            if split.score.ndim == 2 and split.score.shape[1] > 1:
-                return "multiclass"
-            labels = np.unique(split.y)
-            if np.isin(labels, (0, 1)).all() and split.score.ndim == 1:
-                return "binary"
-            return "regression"
-    keys = {k for m in methods for values in m.metrics.values() for k in values}
-    if "auc" in keys:
-        return "binary"
-    if "auc_macro" in keys:
-        return "multiclass"
-    if keys & {"mse", "rmse", "r2"}:
-        return "regression"
-    return None
+    """Guess the task from saved predictions (or metric names) when config.yaml does not name it."""
+    from quanta.tasks.evaluation import infer_task as guess
+
+    scores = [(split.y, split.score) for method in methods for split in method.predictions.values()]
+    return guess(scores, {k for m in methods for values in m.metrics.values() for k in values})
 
 
 def read_run(run_dir: str | Path) -> RunRecord:
@@ -218,8 +206,10 @@ def read_run(run_dir: str | Path) -> RunRecord:
             record.predictions = _read_predictions(path / name / "predictions.npz")
         methods.append(record)
 
+    from quanta.tasks.evaluation import EVALUATIONS
+
     task = config.get("task")
-    if task not in ("binary", "multiclass", "regression"):
+    if task not in EVALUATIONS or not EVALUATIONS[task].figures:
         task = infer_task(methods)
     data_path = path / "data.json"
     data = _read_json_object(data_path) if data_path.exists() else {}

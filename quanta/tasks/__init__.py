@@ -23,6 +23,8 @@ TASKS.declare("multitask", "quanta.tasks.multitask:MultiTask",
               "Several heads on one trunk: a weighted sum of per-head task losses")
 TASKS.declare("perceptron", "quanta.tasks.perceptron:PerceptronRule",
               "Rosenblatt's perceptron rule: weights move by r (t - y) x for every misclassified sample")
+TASKS.declare("clustering", "quanta.tasks.clustering:Clustering",
+              "Unsupervised clustering, no labels needed: inertia, silhouette (adjusted Rand index with labels)")
 
 
 def register(name: str, description: str | None = None):

@@ -3,8 +3,18 @@
 A task turns model outputs into a loss (training), scores (predictions saved
 and evaluated) and validation metrics computed on the device. Subclasses
 override :meth:`check_targets`, :meth:`out_features`, :meth:`loss`,
-:meth:`scores` and :meth:`metrics`; tasks with several networks (GANs) will
-override :meth:`training_loss` and friends.
+:meth:`scores` and :meth:`metrics`.
+
+A task owns its training step (:meth:`training_step`): the default one
+computes :meth:`training_loss` and steps the one optimiser of the training
+state; a task of several networks (a GAN, an autoencoder with a critic) names
+the parts of the model each optimiser trains (:meth:`optimised_parts`) and
+overrides :meth:`training_step` to step them in turn. The trainer schedules,
+clips (inside ``state.step``), calls hooks and checkpoints every part.
+
+A task also owns its evaluation (:attr:`evaluation`, NumPy only: metrics of
+saved predictions, report figures, prediction columns, whether it needs
+targets) and the direction of its monitored metric (:meth:`goal`).
 
 Targets are per sample (``y[N]``) or per element (``y[N, T]`` for per-step
 tagging, ``y[N, E]`` for edges of a graph, ``y[N, C, H, W]`` for images). A
@@ -21,6 +31,7 @@ import numpy as np
 import torch
 
 from quanta.errors import UserError
+from quanta.tasks.evaluation import Evaluation, evaluation_of
 
 
 class Task:
@@ -35,6 +46,24 @@ class Task:
 
     def __init__(self) -> None:
         """Built-in tasks take no parameters; a subclass may add keyword ones with defaults."""
+
+    @property
+    def evaluation(self) -> Evaluation:
+        """Metrics, figures and prediction columns of this task (a subclass may set its own)."""
+        return evaluation_of(self.name)
+
+    @property
+    def needs_targets(self) -> bool:
+        """Whether the data must carry targets ``y`` (False for unsupervised tasks)."""
+        return self.evaluation.needs_targets
+
+    def goal(self, metric: str) -> str:
+        """"max" or "min": how validation metric ``metric`` improves (early stopping, tuning)."""
+        from quanta.evaluate import metric_goal
+
+        if metric == self.monitor:
+            return "max" if self.higher_is_better else "min"
+        return metric_goal(metric) or "min"
 
     # -- data ------------------------------------------------------------------
     def check_targets(self, y: np.ndarray, where: str) -> np.ndarray:
@@ -53,9 +82,26 @@ class Task:
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
                       inputs: tuple[str, ...]) -> torch.Tensor:
-        """The loss of one training batch; the trainer backpropagates it."""
+        """The loss of one training batch (the default step backpropagates it)."""
         output = model(*(batch[name] for name in inputs))
         return self.loss(output, batch["y"], batch.get("weight"), batch.get("target_mask"))
+
+    def optimised_parts(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+        """``{name: module}``: one optimiser (and schedule) per part; the default trains the whole model."""
+        return {"model": model}
+
+    def training_step(self, state, batch: dict[str, torch.Tensor], inputs: tuple[str, ...]) -> torch.Tensor:
+        """One optimisation step on ``batch``; returns the (detached) loss to log.
+
+        ``state`` is the :class:`quanta.train.state.TrainingState`: ``state.model``
+        (compiled, if asked), ``state.step(name, loss)`` backpropagates ``loss`` and
+        steps optimiser ``name`` (zero_grad, backward, weight penalty, clipping),
+        ``state.autocast()`` the mixed-precision context.
+        """
+        with state.autocast():
+            loss = self.training_loss(state.model, batch, inputs)
+        state.step("model", loss)
+        return loss.detach()
 
     # -- prediction and validation ---------------------------------------------
     def scores(self, output: torch.Tensor) -> torch.Tensor:
@@ -68,9 +114,12 @@ class Task:
         return {"loss": self.loss(output, target, weight, mask).detach()}
 
     def evaluation_heads(self, arrays: dict[str, np.ndarray],
-                         scores: np.ndarray) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
-        """``{head: (task name, targets, scores)}`` evaluated separately; ``""`` for a single head."""
-        return {"": (self.name, arrays["y"], scores)}
+                         scores: np.ndarray) -> dict[str, tuple[Evaluation, np.ndarray | None, np.ndarray]]:
+        """``{head: (evaluation, targets, scores)}`` evaluated separately; ``""`` for a single head.
+
+        Targets are None when an unsupervised task's data carry none.
+        """
+        return {"": (self.evaluation, arrays.get("y"), scores)}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "monitor": self.monitor}

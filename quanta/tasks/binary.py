@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task, reduce, require_integer_labels, selected
+from quanta.tasks.evaluation import BINARY
 
 
 class Binary(Task):
@@ -21,6 +22,7 @@ class Binary(Task):
     """
 
     name = "binary"
+    evaluation = BINARY
     monitor = "auc"
     higher_is_better = True
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task, reduce, require_integer_labels
+from quanta.tasks.evaluation import MULTICLASS
 
 
 class Multiclass(Task):
@@ -20,6 +21,7 @@ class Multiclass(Task):
     """
 
     name = "multiclass"
+    evaluation = MULTICLASS
     monitor = "accuracy"
     higher_is_better = True
 

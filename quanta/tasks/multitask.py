@@ -9,6 +9,7 @@ import torch
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task
+from quanta.tasks.evaluation import MULTITASK
 
 _HEAD_KEYS = ("task", "target", "weight", "outputs", "params")
 _INTEGER_TARGETS = ("multiclass", "segmentation")  # tasks whose loss wants int64 labels
@@ -51,6 +52,7 @@ class MultiTask(Task):
     """
 
     name = "multitask"
+    evaluation = MULTITASK
     monitor = "loss"
     higher_is_better = False
 
@@ -177,10 +179,10 @@ class MultiTask(Task):
         return out
 
     def evaluation_heads(self, arrays: dict[str, np.ndarray],
-                         scores: np.ndarray) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
-        """``{head: (task name, targets, scores)}`` for evaluating each head with its own metrics."""
+                         scores: np.ndarray) -> dict[str, tuple[Any, np.ndarray, np.ndarray]]:
+        """``{head: (evaluation, targets, scores)}`` for evaluating each head with its own metrics."""
         split = self.split_scores(scores)
-        return {head: (self.tasks[head].name, arrays[self.targets[head]], split[head]) for head in self.heads}
+        return {head: (self.tasks[head].evaluation, arrays[self.targets[head]], split[head]) for head in self.heads}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "monitor": self.monitor, "heads": self.heads}

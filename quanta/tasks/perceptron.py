@@ -7,6 +7,7 @@ import torch
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task, reduce, require_integer_labels
+from quanta.tasks.evaluation import BINARY
 
 
 def step(activation: torch.Tensor) -> torch.Tensor:
@@ -38,6 +39,7 @@ class PerceptronRule(Task):
     """
 
     name = "perceptron"
+    evaluation = BINARY
     monitor = "accuracy"
     higher_is_better = True
 

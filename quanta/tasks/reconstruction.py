@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task
+from quanta.tasks.evaluation import RECONSTRUCTION
 
 SOURCES = ("pool", "model")
 _ADAPTIVE_POOL = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
@@ -71,6 +72,7 @@ class Reconstruction(Task):
     """
 
     name = "reconstruction"
+    evaluation = RECONSTRUCTION
     monitor = "psnr"
     higher_is_better = True
 

@@ -7,6 +7,7 @@ import torch
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task, reduce
+from quanta.tasks.evaluation import REGRESSION
 
 
 class Regression(Task):
@@ -19,6 +20,7 @@ class Regression(Task):
     """
 
     name = "regression"
+    evaluation = REGRESSION
     monitor = "mse"
     higher_is_better = False
 

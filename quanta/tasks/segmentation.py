@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from quanta.errors import UserError
 from quanta.tasks.base import Task, reduce, require_integer_labels
+from quanta.tasks.evaluation import SEGMENTATION
 
 
 class Segmentation(Task):
@@ -49,6 +50,7 @@ class Segmentation(Task):
     """
 
     name = "segmentation"
+    evaluation = SEGMENTATION
     monitor = "mean_iou"
     higher_is_better = True
 

@@ -55,16 +55,18 @@ class History(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stops when the validation loss has not improved for ``patience`` epochs.
+    """Stops when the monitored validation metric has not improved for ``patience`` epochs.
 
+    ``goal`` is "min" (the loss, the default) or "max" (an AUC, an accuracy).
     At the end of training the weights of the best epoch are restored.
     """
 
     state_key = "early_stopping"
 
-    def __init__(self, patience: int, monitor: str = "valid_loss"):
+    def __init__(self, patience: int, monitor: str = "valid_loss", goal: str = "min"):
         self.patience = patience
         self.monitor = monitor
+        self.sign = -1.0 if goal == "max" else 1.0  # compare sign * value: smaller is better
         self.best = float("inf")
         self.best_epoch = 0
         self.wait = 0
@@ -73,7 +75,14 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         value = logs.get(self.monitor)
         if value is None:
+            metrics = [k[len("valid_"):] for k in logs if k.startswith("valid_")]
+            if metrics:  # validation ran, but does not give the monitored metric
+                from quanta.errors import UserError
+
+                raise UserError(f"train.monitor: '{self.monitor[len('valid_'):]}' is not a validation metric "
+                                f"of this task; allowed: {', '.join(metrics)}")
             return
+        value = self.sign * value
         if value < self.best:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}

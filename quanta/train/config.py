@@ -54,6 +54,7 @@ class TrainConfig:
     l2: Annotated[float, Field(ge=0)] = 0.0  # L2 penalty l2 * sum w^2 as a loss term; l1 and l2 = elastic net
     augment: list[str | dict[str, Any]] = field(default_factory=list)  # training-batch augmentations, in order
     patience: Annotated[int, Field(ge=0)] = 5  # early stopping: epochs without validation-loss improvement; 0 turns it off
+    monitor: str = "loss"  # the validation metric early stopping watches (its direction comes from the task)
     clip_grad_norm: Annotated[float, Field(gt=0)] | None = None  # clip the global gradient norm to this value
     # -- transfer learning (quanta.train.transfer) --
     init_from: str | None = None  # a run's method folder or a model.safetensors: matching weights are loaded

@@ -9,8 +9,12 @@ are closed-form functions of (epoch, step) and augmentations draw from a
 device generator seeded by (seed, epoch), so neither has hidden state.
 
 One training step, in order: augment the batch (training only), set the
-learning rate (per-step schedules only), forward and task loss, add the
-weight penalty (``l1``/``l2``), backward, clip, optimiser step.
+learning rates (per-step schedules only), then the task's
+:meth:`~quanta.tasks.base.Task.training_step` on the training state
+(:mod:`quanta.train.state`): by default forward and task loss, add the weight
+penalty (``l1``/``l2``), backward, clip, optimiser step. A task with several
+optimisers steps each of them there; every optimiser of the state follows the
+one schedule and is checkpointed.
 
 The hot loop does no device sync: the training loss is summed on the device
 and read once per epoch, with the validation metrics.
@@ -27,7 +31,6 @@ import torch
 
 from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
-from quanta.errors import UserError
 from quanta.tasks.base import Task
 from quanta.train.callbacks import Callback
 from quanta.train.checkpoint import (
@@ -39,11 +42,9 @@ from quanta.train.checkpoint import (
     unflatten_state,
 )
 from quanta.train.config import TrainConfig
-from quanta.train.device import autocast, autocast_dtype
-from quanta.train.optim import build_optimizer, build_schedule
-from quanta.train.regularization import weight_penalty
-from quanta.train.schedules import LearningRateSchedule, set_learning_rates
-from quanta.train.transfer import freeze, parameter_groups
+from quanta.train.optim import build_schedule
+from quanta.train.schedules import LearningRateSchedule
+from quanta.train.state import TrainingState
 
 
 class TrainingInterrupted(Exception):
@@ -85,32 +86,31 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.extra_state = extra_state or {}
         self.target_arrays: tuple[str, ...] = tuple(task.target_arrays)
-        self.frozen = freeze(self.model, config.freeze) if config.freeze else []
-        if not any(p.requires_grad for p in self.model.parameters()):
-            raise UserError(f"freeze: the patterns {config.freeze} freeze every parameter; nothing would train")
-        parameters = (parameter_groups(self.model, config.lr, config.lr_groups) if config.lr_groups
-                      else self.model.parameters())
-        self.optimizer = build_optimizer(parameters, config, device)
-        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.state = TrainingState(self.model, task.optimised_parts(self.model), config, device)
         self.schedule: LearningRateSchedule | None = None  # built in fit(), when the batch count is known
-        self.penalty = weight_penalty(self.model, config.l1, config.l2)
         if augment is None and config.augment:
             augment = AugmentPipeline(build_augmentations(config.augment))
         self.augment = augment
-        self.amp_dtype = autocast_dtype(device, config.precision)
-        self.forward_model = torch.compile(self.model) if config.compile else self.model
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
         self.best_epoch: int | None = None
 
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimiser of a one-network task (the first of the state's optimisers)."""
+        return next(iter(self.state.optimizers.values()))
+
+    @property
+    def frozen(self) -> list[str]:
+        return self.state.frozen
+
     # -- the loop ----------------------------------------------------------------
     def fit(self, train: DeviceData, valid: DeviceData | None = None) -> Trainer:
         """Train until ``config.epochs`` or early stopping; returns self."""
-        config, model, optimizer = self.config, self.forward_model, self.optimizer
-        task, inputs, callbacks = self.task, self.inputs, self.callbacks
-        clip, penalty, augment = config.clip_grad_norm, self.penalty, self.augment
+        config, state = self.config, self.state
+        task, inputs, callbacks, augment = self.task, self.inputs, self.callbacks, self.augment
         self.schedule = schedule = build_schedule(config, -(-len(train) // config.batch_size))
         per_step = schedule is not None and schedule.per_step
         for callback in callbacks:
@@ -127,7 +127,7 @@ class Trainer:
                     augment_generator = torch.Generator(self.device).manual_seed(config.seed * 100_003 + epoch + 7)
                 if schedule is not None:
                     epoch_factor = schedule.epoch_factor(epoch - 1)
-                    set_learning_rates(optimizer, self.base_lrs, epoch_factor)
+                    state.set_learning_rates(epoch_factor)
                 loss_sum = torch.zeros((), device=self.device)
                 batches = 0
                 start = time.perf_counter()
@@ -135,17 +135,8 @@ class Trainer:
                     if augment is not None:
                         batch = augment(batch, augment_generator)
                     if per_step:  # a few float operations per step, no device work
-                        set_learning_rates(optimizer, self.base_lrs,
-                                           epoch_factor * schedule.step_factor(self.step + batches))
-                    with autocast(self.device, self.amp_dtype):
-                        loss = task.training_loss(model, batch, inputs)
-                    objective = loss + penalty() if penalty is not None else loss
-                    optimizer.zero_grad(set_to_none=True)
-                    objective.backward()
-                    if clip:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-                    optimizer.step()
-                    loss_sum += loss.detach()
+                        state.set_learning_rates(epoch_factor * schedule.step_factor(self.step + batches))
+                    loss_sum += task.training_step(state, batch, inputs)
                     for callback in callbacks:
                         callback.on_batch_end(self, batches)
                     batches += 1
@@ -155,7 +146,7 @@ class Trainer:
                 logs: dict[str, Any] = {
                     "epoch": epoch,
                     "train_loss": train_loss,
-                    "lr": optimizer.param_groups[0]["lr"],
+                    "lr": state.lr,
                     "train_seconds": seconds,
                     "samples_per_second": len(train) / max(seconds, 1e-12),
                 }
@@ -181,8 +172,8 @@ class Trainer:
         self.model.eval()
         chunks, kept = [], {name: [] for name in keep}
         for batch in data.in_order(batch_size):
-            with autocast(self.device, self.amp_dtype):
-                chunks.append(self.forward_model(*(batch[name] for name in self.inputs)).float())
+            with self.state.autocast():
+                chunks.append(self.state.model(*(batch[name] for name in self.inputs)).float())
             for name, parts in kept.items():
                 if name in batch:
                     parts.append(batch[name])
@@ -206,8 +197,10 @@ class Trainer:
         """Write everything needed to continue bit-for-bit to ``path`` (atomically)."""
         tensors: dict[str, torch.Tensor] = {}
         tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
-        optim_tensors, optim_skeleton = flatten_state(self.optimizer.state_dict(), "optimizer")
-        tensors.update(optim_tensors)
+        optim_skeleton = {}
+        for name, optimizer in self.state.optimizers.items():
+            optim_tensors, optim_skeleton[name] = flatten_state(optimizer.state_dict(), f"optimizer.{name}")
+            tensors.update(optim_tensors)
         rng_tensors, rng_meta = capture_rng()
         tensors.update({f"rng.{k}": v for k, v in rng_tensors.items()})
         tensors.update({f"extra.{k}": v for k, v in self.extra_state.items()})
@@ -237,7 +230,8 @@ class Trainer:
             return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
         self.model.load_state_dict(part("model"))
-        self.optimizer.load_state_dict(unflatten_state(tensors, meta["optimizer"], "optimizer"))
+        for name, optimizer in self.state.optimizers.items():
+            optimizer.load_state_dict(unflatten_state(tensors, meta["optimizer"][name], f"optimizer.{name}"))
         for callback in self.callbacks:
             if callback.state_key and callback.state_key in meta["callbacks"]:
                 callback.load_state(part(callback.state_key), meta["callbacks"][callback.state_key])

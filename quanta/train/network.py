@@ -28,8 +28,6 @@ import torch
 from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
-from quanta.data.stream.loader import StreamLoader
-from quanta.data.stream.stream import StreamPart
 from quanta.data.transforms import Standardize
 from quanta.errors import UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
@@ -84,24 +82,25 @@ class Network:
         self.transfer_report: TransferReport | None = None
 
     # -- training ---------------------------------------------------------------
-    def _device_data(self, data: Dataset | StreamPart, with_targets: bool = True) -> DeviceData | StreamLoader:
+    def _device_data(self, data: Dataset, with_targets: bool = True) -> DeviceData:
         # targets: y, weights, masks and the extra target arrays the task declares (multi-task heads)
         targets = ("y", "weight", "target_mask", *self.task.target_arrays)
         names = tuple(dict.fromkeys(n for n in (*self.inputs, *targets)
                                     if n in data and (with_targets or n not in targets)))
-        if isinstance(data, StreamPart):
-            return StreamLoader(data, self.device, names)
-        return DeviceData(data, self.device, names)
+        return data.loader(self.device, names)
 
-    def fit(self, train: Dataset | StreamPart, valid: Dataset | StreamPart | None = None, directory: str | Path | None = None,
-            callbacks: list[Callback] | None = None, resume: bool = False, label: str = "network") -> Network:
+    def fit(self, train: Dataset, valid: Dataset | None = None, directory: str | Path | None = None,
+            callbacks: list[Callback] | None = None, resume: bool = False, label: str = "network",
+            task: Task | None = None) -> Network:
         """Fit the transform on ``train``, then train; checkpoints go to ``directory``.
 
         With ``resume=True`` training continues from ``directory``'s checkpoint.
+        ``task`` is the network's own (given at construction); it is accepted
+        so that every estimator is fitted alike (``quanta.estimators``).
         """
         torch.manual_seed(self.config.seed)
         if self.standardize:
-            self.transform = train.standardize() if isinstance(train, StreamPart) else Standardize().fit(train)
+            self.transform = train.standardize()
             train = self._prepared(train)
             valid = self._prepared(valid) if valid is not None and len(valid) else valid
         train_data = self._device_data(train)
@@ -111,7 +110,8 @@ class Network:
             directory.mkdir(parents=True, exist_ok=True)
         hooks: list[Callback] = [History(directory / "history.jsonl" if directory else None)]
         if valid_data is not None:
-            hooks.append(EarlyStopping(self.config.patience))
+            monitor = self.config.monitor
+            hooks.append(EarlyStopping(self.config.patience, f"valid_{monitor}", self.task.goal(monitor)))
         checkpoint = directory / CHECKPOINT_FILE if directory else None
         if checkpoint is not None:
             hooks.append(Checkpoint(checkpoint))
@@ -141,7 +141,7 @@ class Network:
         self.history = self.trainer.history
         return self
 
-    def _augmentation(self, train: Dataset | StreamPart) -> AugmentPipeline | None:
+    def _augmentation(self, train: Dataset) -> AugmentPipeline | None:
         """The training-batch augmentations, undoing and redoing the fitted standardisation."""
         if not self.config.augment:
             return None
@@ -154,12 +154,10 @@ class Network:
         return AugmentPipeline(build_augmentations(self.config.augment), mean, scale)
 
     # -- prediction -------------------------------------------------------------
-    def _prepared(self, data: Dataset | StreamPart) -> Dataset | StreamPart:
-        if isinstance(data, StreamPart):
-            return data.with_transform(self.transform)
-        return self.transform.apply(data) if self.transform is not None else data
+    def _prepared(self, data: Dataset) -> Dataset:
+        return data.with_transform(self.transform)
 
-    def predict(self, data: Dataset | StreamPart, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, data: Dataset, batch_size: int = 8192) -> np.ndarray:
         """Task scores for ``data`` (signal probability, class probabilities or values)."""
         device_data = self._device_data(self._prepared(data), with_targets=False)
         if self.trainer is None:

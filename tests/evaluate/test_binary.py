@@ -9,7 +9,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sklearn_roc_curve
 
 from quanta.errors import UserError
-from quanta.evaluate import metrics_for
 from quanta.evaluate.binary import (
     accuracy,
     auc,
@@ -18,6 +17,7 @@ from quanta.evaluate.binary import (
     overtraining_ks,
     roc_curve,
 )
+from quanta.tasks.evaluation import metrics_for
 
 
 def _sample(n: int = 3000, seed: int = 0, ties: bool = True):

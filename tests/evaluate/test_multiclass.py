@@ -7,13 +7,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from quanta.errors import UserError
-from quanta.evaluate import metrics_for
 from quanta.evaluate.multiclass import (
     accuracy,
     confusion_matrix,
     multiclass_metrics,
     one_vs_rest_auc,
 )
+from quanta.tasks.evaluation import metrics_for
 
 # six events, three classes; predicted (arg-max) classes are 0, 1, 1, 2, 2, 0
 Y = np.array([0, 0, 1, 1, 2, 2])

@@ -7,7 +7,6 @@ import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from quanta.errors import UserError
-from quanta.evaluate import metrics_for
 from quanta.evaluate.regression import (
     bias,
     mae,
@@ -19,6 +18,7 @@ from quanta.evaluate.regression import (
     robust_resolution,
     weighted_quantile,
 )
+from quanta.tasks.evaluation import metrics_for
 
 
 def test_known_case():

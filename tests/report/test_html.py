@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from quanta.errors import UserError
-from quanta.evaluate import metrics_for
 from quanta.report import read_run, write_report
+from quanta.tasks.evaluation import metrics_for
 
 #: Separation of the latent Gaussian scores per method: AUC = Phi(d / sqrt(2)).
 _SEPARATION = {"bdt": 2.33, "mlp": 2.66, "gnn": 2.9, "logreg": 1.8}

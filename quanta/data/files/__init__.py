@@ -138,8 +138,8 @@ def files(
         from quanta.data.files.streamed import streamed
 
         return streamed(sources, fmt, tree, spec, needed, probe, work_bytes, budget, workers, chunk_rows,
-                        reweight_to if reweight else None, reweight_bins, list(classes), skip_bad_files,
-                        skipped, info)
+                        reweight_to if reweight else None, reweight_bins, list(classes),
+                        warn_skipped if skip_bad_files else None, skipped, info)
     data = _in_memory(sources, fmt, tree, spec, needed, skip_bad_files, skipped)
     if reweight:
         rule = Reweighting.fit(data["extra0"], data["y"], data.get("weight"), reweight_bins, reweight_to,

@@ -15,7 +15,7 @@ from quanta.data.stream.stream import Stream, StreamSettings
 def streamed(sources: list[tuple[str, int | None]], fmt: str, tree: str | None, spec: Inputs,
              needed: set[str] | None, probe: dict[str, np.ndarray], work_row_bytes: float, budget: int,
              workers: int, chunk_rows: int, reweight_to: str | None, reweight_bins: int, classes: list[str],
-             skip_bad_files: bool, skipped: list[dict[str, str]], info: dict[str, Any]) -> Stream:
+             on_bad_file, skipped: list[dict[str, str]], info: dict[str, Any]) -> Stream:
     """A :class:`Stream` over ``sources`` whose chunks and buffer fit ``budget`` bytes."""
     from quanta.data.files import class_names
 
@@ -31,7 +31,7 @@ def streamed(sources: list[tuple[str, int | None]], fmt: str, tree: str | None, 
 
     settings = StreamSettings(memory=budget, workers=min(workers, depth), depth=depth, buffer_rows=buffer_rows,
                               reweight_bins=reweight_bins, reweight_to=reweight_to,
-                              skip_bad_files=skip_bad_files)
+                              on_bad_file=on_bad_file)
     shapes = {name: tuple(value.shape[1:]) for name, value in probe.items() if name not in ("row", "extra0")}
     info = {**info, "streaming": True, "memory_bytes": budget, "chunk_rows": chunk_rows,
             "buffer_rows": buffer_rows, "chunks": len(chunks), "read_ahead": depth, "skipped_files": skipped}

@@ -39,7 +39,9 @@ class StreamSettings:
     buffer_rows: int = 100_000
     reweight_bins: int = 20
     reweight_to: str | None = None  # None: no reweighting; else flat, common or a class name
-    skip_bad_files: bool = False
+    #: the bad-file policy: None raises on a file that cannot be read; a function
+    #: ``(path, reason, skipped)`` records the file in ``skipped`` and the stream goes on without it
+    on_bad_file: Callable[[str, str, list[dict[str, str]]], None] | None = None
     rank: int | None = None
     world: int | None = None
 
@@ -116,6 +118,23 @@ class Stream:
     def __contains__(self, key: object) -> bool:
         return key in self.shapes
 
+    streamed = True
+
+    def checked(self, check_targets, needs_targets: bool = True) -> Stream:
+        """Itself: chunks are checked as they are read, targets per part (:meth:`parts`)."""
+        return self
+
+    def parts(self, fractions: Sequence[float], seed: int,
+              check_targets: Callable[[np.ndarray, str], np.ndarray] | None = None) -> dict[str, StreamPart]:
+        """Train, valid and test parts (one scan), their targets checked by ``check_targets``."""
+        parts = self.split(fractions, seed)
+        if len(parts["train"]) == 0:
+            raise UserError(f"data.split: the training part is empty ({fractions})")
+        if check_targets is not None:
+            for part in parts.values():
+                part.check_targets(check_targets)
+        return parts
+
     def split(self, fractions: Sequence[float], seed: int) -> dict[str, StreamPart]:
         """Scan every chunk once and return the train, valid and test parts."""
         fractions = tuple(float(f) for f in fractions)
@@ -139,7 +158,7 @@ class Stream:
             try:
                 return number, self.read_chunk(chunk)
             except UserError as error:
-                if not settings.skip_bad_files:
+                if settings.on_bad_file is None:
                     raise
                 return number, error
 
@@ -148,9 +167,7 @@ class Stream:
             if isinstance(arrays, UserError):
                 if chunk.file not in bad:
                     bad.add(chunk.file)
-                    from quanta.data.files import warn_skipped
-
-                    warn_skipped(chunk.path, str(arrays), self.info.setdefault("skipped_files", []))
+                    settings.on_bad_file(chunk.path, str(arrays), self.info.setdefault("skipped_files", []))
                 continue
             codes = split_codes(seed, chunk.file, arrays["row"], fractions)
             counts[number] = np.bincount(codes, minlength=3)
@@ -209,7 +226,16 @@ class Stream:
 
 @dataclass
 class StreamPart:
-    """One split of a :class:`Stream`: its chunks, its row count and its targets."""
+    """One split of a :class:`Stream`: its chunks, its row count and its targets.
+
+    It offers what an in-memory :class:`~quanta.data.dataset.Dataset` part
+    offers to estimators (``shapes``, ``targets``, ``standardize``,
+    ``with_transform``, ``loader``, ``in_chunks``), so that they never ask
+    which of the two they hold; ``streamed`` says it for methods that choose
+    another algorithm for data on disk.
+    """
+
+    streamed = True
 
     stream: Stream
     name: str
@@ -278,6 +304,19 @@ class StreamPart:
         """The same part, its inputs transformed as they are read."""
         return StreamPart(self.stream, self.name, self.code, self.fractions, self.seed, self.chunk_counts,
                           self.targets, self.moments, transform)
+
+    def loader(self, device, names: tuple[str, ...]):
+        """Batches of arrays ``names`` on ``device``, read from disk in background threads."""
+        from quanta.data.stream.loader import StreamLoader
+
+        return StreamLoader(self, device, names)
+
+    def in_chunks(self):
+        """The part as in-memory Datasets, chunk by chunk, in the part's order (read ahead in threads)."""
+        from quanta.data.dataset import Dataset
+
+        for arrays in prefetched(self.chunks, self.read, self.stream.settings.workers, self.stream.settings.depth):
+            yield Dataset(arrays)
 
     def read(self, chunk: Chunk) -> Arrays:
         """This part's rows of ``chunk``."""

@@ -1,0 +1,133 @@
+"""The estimator contract: everything an experiment can list, built by one factory.
+
+An *estimator* is what one entry of ``methods:`` becomes: a network
+(``model:``, :class:`quanta.train.network.Network`), a classical method
+(``method:``, :class:`quanta.methods.base.Method`), and later a group of
+networks or an agent. The runner knows only this surface::
+
+    estimator.fit(train, valid, task=task, directory=method_dir, callbacks=[...],
+                  resume=False, label="mlp")   # parts are Datasets or streamed parts
+    estimator.predict(part)                    # task scores, NumPy, row-aligned
+    estimator.save(method_dir); Kind.load(method_dir)
+    estimator.history                          # per-epoch (or per-round) records
+
+Each kind of entry is one :class:`EstimatorKind`: how to build it from the
+entry, what to say when it starts, how to load it back. :func:`build` and
+:func:`load` are the only places that tell the kinds apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from quanta.errors import UserError
+
+
+class Estimator(Protocol):
+    """The surface every estimator offers (see the module docstring)."""
+
+    history: list[dict[str, Any]]
+
+    def fit(self, train: Any, valid: Any, **context: Any) -> Estimator: ...
+
+    def predict(self, data: Any) -> np.ndarray: ...
+
+    def save(self, directory: str | Path) -> Path: ...
+
+
+@dataclass(frozen=True)
+class EstimatorKind:
+    """One kind of ``methods:`` entry: the key that names it and how to build, announce and load it."""
+
+    key: str  # the entry's key: "model" or "method"
+    build: Callable[..., Any]
+    announce: Callable[[Any, Any, bool], str]
+    load: Callable[[Any, Path], Any]
+
+
+def _entry_value(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, dict) else getattr(entry, key, None)
+
+
+# -- networks ------------------------------------------------------------------------------
+def _build_network(entry, task, train, standardize: bool, module: Any = None):
+    from quanta.config import MODULE
+    from quanta.train.config import TrainConfig
+    from quanta.train.network import Network, build_model
+
+    if entry.model == MODULE:
+        if module is None:
+            raise UserError(f"{entry.name}: model 'module' is a torch.nn.Module passed from Python (quanta.fit)")
+        return Network(module, task, TrainConfig(**entry.train), standardize=standardize, spec=None)
+    import torch
+
+    out_features = task.out_features(train.y if "y" in train else None)
+    torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
+    shapes = {name: list(shape) for name, shape in train.shapes.items()}
+    model = build_model(entry.model, entry.params, shapes, out_features, where=f"{entry.name}.params")
+    spec = {"model": entry.model, "params": entry.params, "shapes": shapes, "out_features": out_features}
+    return Network(model, task, TrainConfig(**entry.train), standardize=standardize, spec=spec)
+
+
+def _announce_network(entry, network, resume: bool) -> str:
+    count = sum(p.numel() for p in network.model.parameters() if p.requires_grad)
+    return (f"{entry.name}: training {entry.model} ({count:,} parameters)"
+            + (" — resuming from its checkpoint" if resume else ""))
+
+
+def _load_network(entry, directory: Path):
+    from quanta.train.network import MODEL_FILE, Network
+
+    if not (directory / MODEL_FILE).exists():
+        raise UserError(f"{directory}: no saved network here (was the method trained to the end?)")
+    return Network.load(directory)
+
+
+# -- classical methods -----------------------------------------------------------------------
+def _build_method(entry, task, train, standardize: bool, module: Any = None):
+    from quanta.methods import METHODS
+
+    return METHODS.create(_entry_value(entry, "method"), where=f"{_entry_value(entry, 'name')}.params",
+                          **(_entry_value(entry, "params") or {}))
+
+
+def _announce_method(entry, method, resume: bool) -> str:
+    return f"{entry.name}: fitting {entry.method}"
+
+
+def _load_method(entry, directory: Path):
+    from quanta.methods import METHODS
+
+    return METHODS.get(_entry_value(entry, "method")).load(directory)
+
+
+KINDS = (
+    EstimatorKind("model", _build_network, _announce_network, _load_network),
+    EstimatorKind("method", _build_method, _announce_method, _load_method),
+)
+
+
+def kind_of(entry: Any) -> EstimatorKind:
+    """The kind of a ``methods:`` entry (a resolved config entry or its dict)."""
+    for kind in KINDS:
+        if _entry_value(entry, kind.key) is not None:
+            return kind
+    raise UserError(f"{_entry_value(entry, 'name')}: give one of {', '.join(k.key for k in KINDS)}")
+
+
+def build(entry: Any, task: Any, train: Any, standardize: bool = True, module: Any = None) -> Any:
+    """The unfitted estimator of ``entry`` for ``task``, sized for the training part ``train``."""
+    return kind_of(entry).build(entry, task, train, standardize, module)
+
+
+def load(entry: Any, directory: str | Path) -> Any:
+    """The fitted estimator of ``entry`` saved in ``directory``."""
+    return kind_of(entry).load(entry, Path(directory))
+
+
+__all__ = ["KINDS", "Estimator", "EstimatorKind", "build", "kind_of", "load"]
