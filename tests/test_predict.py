@@ -107,9 +107,11 @@ def test_predict_files_api_several_inputs_one_method(trained, tmp_path):
 
 def test_score_columns_multiclass_and_regression():
     from quanta.predict import score_columns
+    from quanta.tasks.evaluation import evaluation_of
 
-    assert list(score_columns("m", "multiclass", np.zeros((4, 3)))) == ["score_m_0", "score_m_1", "score_m_2"]
-    assert list(score_columns("r", "regression", np.zeros(4))) == ["prediction_r"]
+    columns = score_columns("m", evaluation_of("multiclass").prediction, np.zeros((4, 3)))
+    assert list(columns) == ["score_m_0", "score_m_1", "score_m_2"]
+    assert list(score_columns("r", evaluation_of("regression").prediction, np.zeros(4))) == ["prediction_r"]
 
 
 @pytest.mark.parametrize("case, expected", [

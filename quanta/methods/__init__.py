@@ -18,11 +18,11 @@ METHODS.declare(
     "Gradient-boosted decision trees (XGBoost, histogram algorithm) for tabular features",
 )
 METHODS.declare("logistic_regression", "quanta.methods.logistic_regression:LogisticRegression",
-                "Logistic regression (scikit-learn) on standardised features; ridge regression for values")
+                "Logistic regression (scikit-learn, L-BFGS) on standardised features; linear regression for values")
 METHODS.declare("random_forest", "quanta.methods.random_forest:RandomForest",
-                "Random forest (scikit-learn): averaged decision trees on bootstrap samples")
+                "Random forest (scikit-learn): averaged decision trees on bootstrap samples and random feature subsets")
 METHODS.declare("kmeans", "quanta.methods.kmeans:KMeans",
-                "k-means clustering (scikit-learn) of standardised inputs, for the unsupervised clustering task")
+                "k-means clustering (scikit-learn) of standardised inputs; needs no labels")
 
 
 def register(name: str, description: str | None = None):

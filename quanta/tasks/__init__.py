@@ -24,7 +24,7 @@ TASKS.declare("multitask", "quanta.tasks.multitask:MultiTask",
 TASKS.declare("perceptron", "quanta.tasks.perceptron:PerceptronRule",
               "Rosenblatt's perceptron rule: weights move by r (t - y) x for every misclassified sample")
 TASKS.declare("clustering", "quanta.tasks.clustering:Clustering",
-              "Unsupervised clustering, no labels needed: inertia, silhouette (adjusted Rand index with labels)")
+              "Unsupervised clustering: no targets needed; inertia and silhouette, adjusted Rand index against labels")
 
 
 def register(name: str, description: str | None = None):

@@ -84,7 +84,9 @@ def test_both_heads_learn_from_one_trunk(tmp_path):
     assert last["valid_mass_mse"] < 0.2 * valid["mass"].var(), last
     scores = network.predict(valid)
     per_head = task.evaluation_heads(valid.arrays, scores)
-    assert per_head["tag"][0] == "binary" and per_head["mass"][0] == "regression"
+    from quanta.tasks.evaluation import BINARY, REGRESSION
+
+    assert per_head["tag"][0] is BINARY and per_head["mass"][0] is REGRESSION  # each head by its own task
     assert np.corrcoef(per_head["mass"][2], valid["mass"])[0, 1] > 0.95
 
 
