@@ -1,7 +1,17 @@
-"""Data: sources (readers, simulators), transforms, splits and batching.
+"""Data: the source registry, datasets, readers, splits, transforms and batching.
 
 ``quanta.data.load(name, **params)`` creates a registered source; ``quanta
-datasets`` lists them. This package never imports ``quanta.models``.
+datasets`` lists them. ``SOURCES`` declares every built-in source lazily by
+import path: the physicist's own files (``quanta.data.files``) and the
+simulated or bundled sources, which live in :mod:`quanta.simulators`. Besides
+these declarations this package never imports ``quanta.simulators`` (the
+simulators import from here), nor ``quanta.models``.
+
+Here: :mod:`~quanta.data.dataset` (``Dataset``), :mod:`~quanta.data.split`,
+:mod:`~quanta.data.transforms`, :mod:`~quanta.data.batching`,
+:mod:`~quanta.data.augment`, :mod:`~quanta.data.reweight`, the file readers
+(:mod:`~quanta.data.files`), streaming from disk (:mod:`~quanta.data.stream`)
+and ``quanta datasets show`` (:mod:`~quanta.data.display`).
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ for _name, _description in {
     "files": "The physicist's own files: NumPy, CSV, Parquet, HDF5, ROOT, with selections, derived variables and padding",
     "digits": "Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5",
 }.items():
-    SOURCES.declare(_name, f"quanta.data.{_name}:{_name}", _description)
+    _package = "quanta.data" if _name == "files" else "quanta.simulators"
+    SOURCES.declare(_name, f"{_package}.{_name}:{_name}", _description)
 
 
 def load(name: str, **params: Any):

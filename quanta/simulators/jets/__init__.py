@@ -1,0 +1,169 @@
+"""Top-quark vs QCD jets simulated with Pythia 8 and clustered with FastJet.
+
+The public entry point is :func:`jets`. Files: ``generate`` (Pythia settings,
+seeded chunks, parallel workers), ``clustering`` (event record -> leading
+anti-kt jet), ``matching`` (top containment), ``substructure`` (N-subjettiness
+and friends), ``views`` (features, constituents), ``images`` (jet images),
+and the shared ``quanta.simulators.parallel`` (workers) and ``quanta.simulators.progress`` (display).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from quanta.data.dataset import Dataset
+from quanta.errors import UserError
+from quanta.simulators.cache import cached
+
+VIEWS = ("features", "constituents", "image")
+FEATURES_VERSION = "1"  # change when the features view changes: it keys its cache
+
+
+def jets(
+    view: Literal["features", "constituents", "image"] = "features",
+    size: int = 10_000,
+    seed: int = 1,
+    pt_min: float = 550.0,
+    pt_max: float = 650.0,
+    n_constituents: int = 100,
+    image_pixels: int = 40,
+    workers: int = 0,
+    progress: bool = True,
+) -> Dataset:
+    """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image
+
+    The standard benchmark of jet tagging: is a large-radius jet the decay of a
+    boosted top quark (t -> b W -> b q q', three hard prongs and a mass near
+    173 GeV) or a light-quark or gluon jet from QCD (one prong, a mass from
+    radiation only)? Modelled on the public top-tagging reference sample
+    (Kasieczka, Plehn et al., "The Machine Learning Landscape of Top Taggers",
+    SciPost Phys. 7 (2019) 014, arXiv:1902.09914), at particle level.
+
+    What is simulated:
+        pp collisions at 14 TeV with Pythia 8.3 (Monash tune; ISR, FSR and
+        hadronisation on; multiple parton interactions and pile-up off, as in
+        the reference sample; particles with c*tau > 10 mm stable). Top class:
+        gg/qqbar -> ttbar with both W forced to quarks. QCD class: all 2 -> 2
+        QCD processes (``HardQCD:all``). The hard-process pT is generated in
+        [0.75 pt_min, 1.2 pt_max] for speed; this drops the ~15-20 % of jets in
+        the window that a softer hard process plus hard ISR would have given.
+        All visible final-state particles (no neutrinos) with |eta| < 2.5 are
+        clustered with anti-kt, R = 0.8 (FastJet). Per event the leading jet
+        is kept if |eta| < 2 and pt_min <= pT < pt_max. A top jet is kept only
+        if a top quark and its three decay quarks (b, and the q q' of the W)
+        all lie within Delta R < 0.8 of the jet axis; QCD jets need no
+        matching. Energies and momenta in GeV; eta is pseudorapidity.
+
+    Classes: ``y = 0`` "qcd", ``y = 1`` "top"; ``size // 2`` top jets and the
+    rest QCD, rows shuffled with ``seed``.
+
+    Views (``x`` is float32 in every view):
+        ``features`` - ``x[N, 14]``, one row of observables per jet:
+            jet_pt, jet_eta, jet_mass (GeV; eta of the jet axis);
+            n_constituents (particles in the jet);
+            tau1, tau2, tau3 - N-subjettiness (beta = 1, axes = exclusive-kt
+            subjets, normalised by sum pT * R), small tau_N when N prongs
+            describe the jet; tau21 = tau2/tau1, tau32 = tau3/tau2 (tops: small
+            tau32);
+            girth - pT-weighted mean Delta R of the constituents from the axis;
+            pt_d - sqrt(sum pT_i^2) / sum pT_i;
+            leading_pt_fraction - pT of the hardest constituent / jet pT;
+            c2, d2 - energy-correlation ratios (beta = 1), small for two-prong jets.
+        ``constituents`` - ``x[N, P, 7]`` and ``mask`` bool[N, P], P =
+            n_constituents hardest particles, pT-ordered: delta_eta, delta_phi
+            (wrapped to [-pi, pi)) from the jet axis, log pT, log E,
+            log(pT / pT_jet), log(E / E_jet), delta_R. Padding is zeros with
+            mask False.
+        ``image`` - ``x[N, 1, H, W]``, H = W = image_pixels: pT-weighted image
+            over [-0.8, 0.8]^2 in (eta', phi') after centring on the pT centroid,
+            rotating the principal axis vertical and flipping the harder halves
+            to positive eta' and phi' (the last rows and columns); pixels sum to 1.
+
+    Args:
+        view: which representation ``x`` holds (see Views).
+        size: total number of jets (>= 2).
+        seed: seeds Pythia (per class and chunk) and the row shuffle.
+        pt_min, pt_max: jet pT window in GeV, ``0 < pt_min < pt_max``.
+        n_constituents: constituents kept per jet in the constituents view (>= 1).
+        image_pixels: image side in pixels in the image view (>= 4).
+        workers: generation processes; 0 uses every available core. The result
+            does not depend on it.
+        progress: show a progress bar (plain lines when stdout is not a terminal).
+
+    Generation is cached per (seed, size, pt window, generator version) in
+    ``$QUANTA_CACHE`` (default ``~/.cache/quanta``); views are computed from the
+    cached jets, so switching views never re-runs Pythia.
+
+    References:
+        T. Sjostrand et al., "A comprehensive guide to the physics and usage of
+        PYTHIA 8.3", SciPost Phys. Codeb. 8 (2022), arXiv:2203.11601.
+        M. Cacciari, G. Salam, G. Soyez, "The anti-kt jet clustering algorithm",
+        JHEP 04 (2008) 063, arXiv:0802.1189; "FastJet user manual", arXiv:1111.6097.
+        G. Kasieczka et al., arXiv:1902.09914 (reference sample and matching).
+        J. Thaler, K. Van Tilburg, arXiv:1011.2268 (N-subjettiness).
+        H. Qu, L. Gouskos, arXiv:1902.08570 (ParticleNet constituent inputs).
+    """
+    _check(view, size, seed, pt_min, pt_max, n_constituents, image_pixels, workers)
+    from quanta.simulators.jets import generate
+
+    physics = {"version": generate.GENERATOR_VERSION, "seed": int(seed), "size": int(size),
+               "pt_min": float(pt_min), "pt_max": float(pt_max)}
+
+    def build_raw() -> dict[str, np.ndarray]:
+        return generate.simulate(size, seed, pt_min, pt_max, workers=workers, progress=progress)
+
+    raw = cached("jets", physics, build_raw)
+    info: dict[str, Any] = {"view": view, "size": size, "seed": seed, "pt_min": pt_min, "pt_max": pt_max,
+                            "n_constituents": n_constituents, "image_pixels": image_pixels,
+                            "workers": workers, "progress": progress,
+                            "generator": generate.GENERATOR_VERSION}
+    arrays: dict[str, np.ndarray] = {"y": raw["y"].astype(np.int64)}
+    if view == "features":
+        from quanta.simulators.jets.views import FEATURE_NAMES, features
+
+        arrays["x"] = cached("jets-features", {**physics, "features": FEATURES_VERSION},
+                             lambda: {"x": features(raw)})["x"]
+        names = list(FEATURE_NAMES)
+    elif view == "constituents":
+        from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, constituents
+
+        arrays["x"], arrays["mask"] = constituents(raw, n_constituents)
+        names = list(CONSTITUENT_FEATURE_NAMES)
+    else:
+        from quanta.simulators.jets.images import jet_images
+        from quanta.simulators.jets.views import stored_mask
+
+        jet = raw["jet"].astype(np.float64)
+        arrays["x"] = jet_images(raw["constituents"], stored_mask(raw), jet[:, 1], jet[:, 2], image_pixels)
+        names = ["pt_fraction"]
+    return Dataset(arrays=arrays, name="jets", feature_names=names, classes=["qcd", "top"], info=info)
+
+
+def _check(view: str, size: int, seed: int, pt_min: float, pt_max: float, n_constituents: int,
+           image_pixels: int, workers: int) -> None:
+    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
+    if view not in VIEWS:
+        raise UserError(f"jets: view must be one of {', '.join(VIEWS)}; received {view!r}")
+    def integer(value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    problems = [
+        ("seed", seed, integer(seed), "an integer"),
+        ("size", size, integer(size) and size >= 2, "an integer >= 2 (jets in total, half of them top)"),
+        ("pt_min", pt_min, pt_min > 0, "a jet pT in GeV > 0"),
+        ("pt_max", pt_max, pt_max > pt_min, f"a jet pT in GeV above pt_min = {pt_min}"),
+        ("n_constituents", n_constituents, integer(n_constituents) and n_constituents >= 1,
+         "an integer >= 1"),
+        ("image_pixels", image_pixels, integer(image_pixels) and image_pixels >= 4, "an integer >= 4"),
+        ("workers", workers, integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
+    ]
+    for name, value, ok, allowed in problems:
+        if not ok:
+            raise UserError(f"jets: {name} must be {allowed}; received {value!r}")
+
+
+from quanta.simulators.jets.display import show  # noqa: E402  (the source module's figure, by convention)
+
+__all__ = ["jets", "show"]
