@@ -9,7 +9,7 @@ simulators import from here), nor ``quanta.models``.
 
 Here: :mod:`~quanta.data.dataset` (``Dataset``), :mod:`~quanta.data.split`,
 :mod:`~quanta.data.transforms`, :mod:`~quanta.data.batching`,
-:mod:`~quanta.data.augment`, :mod:`~quanta.data.reweight`, the file readers
+:mod:`~quanta.data.reweight`, the file readers
 (:mod:`~quanta.data.files`), streaming from disk (:mod:`~quanta.data.stream`)
 and ``quanta datasets show`` (:mod:`~quanta.data.display`).
 """

@@ -49,7 +49,7 @@ class TrainConfig:
     min_lr: Annotated[float, Field(ge=0)] = 0.0  # floor of the cosine schedule
     pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3  # one_cycle: fraction of steps spent rising to lr
     warmup_steps: Annotated[int, Field(ge=0)] = 0  # linear warm-up over this many optimiser steps, then the schedule
-    # -- regularisation (quanta.train.regularization, quanta.data.augment) --
+    # -- regularisation (quanta.train.regularization, quanta.train.augment) --
     l1: Annotated[float, Field(ge=0)] = 0.0  # L1 penalty l1 * sum|w| on weights (not biases or norms)
     l2: Annotated[float, Field(ge=0)] = 0.0  # L2 penalty l2 * sum w^2 as a loss term; l1 and l2 = elastic net
     augment: list[str | dict[str, Any]] = field(default_factory=list)  # training-batch augmentations, in order
@@ -70,7 +70,7 @@ class TrainConfig:
     @field_validator("augment")
     @classmethod
     def _known_augmentations(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
-        from quanta.data.augment import build_augmentations
+        from quanta.train.augment import build_augmentations
 
         build_augmentations(value)  # raises a ValueError naming the entry and what is allowed
         return value

@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
-from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
 from quanta.tasks.base import Task
+from quanta.train.augment import AugmentPipeline, build_augmentations
 from quanta.train.callbacks import Callback
 from quanta.train.checkpoint import (
     capture_rng,

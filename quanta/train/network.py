@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from quanta.data.augment import AugmentPipeline, build_augmentations
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
 from quanta.data.transforms import Standardize
@@ -34,6 +33,7 @@ from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import parameters, validate_params
 from quanta.tasks import TASKS
 from quanta.tasks.base import Task
+from quanta.train.augment import AugmentPipeline, build_augmentations
 from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
 from quanta.train.checkpoint import load_checkpoint, save_checkpoint
 from quanta.train.config import TrainConfig

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from quanta.data.augment import AugmentPipeline, build_augmentation, build_augmentations
 from quanta.data.dataset import from_arrays
 from quanta.tasks.binary import Binary
+from quanta.train.augment import AugmentPipeline, build_augmentation, build_augmentations
 from quanta.train.config import TrainConfig
 from quanta.train.network import Network
 
