@@ -9,11 +9,20 @@ match and names the command that lists them all.
 
 Parameters are read from the constructor's signature (keyword arguments with
 defaults) and validated with pydantic against its type hints, so a config file
-gets the same checks and messages as a Python call.
+gets the same checks and messages as a Python call. Ranges and choices are
+declared in the hints: ``size: Annotated[int, Field(ge=2, description="an
+integer >= 2")]``, ``view: Literal["a", "b"]``. A ``Field`` with a
+``description`` names what the parameter must be, and any bad value of it is
+reported as ``"<entry>: <name> must be <description>; received <value>"``
+(:func:`bad_param`, also for checks between parameters that the entry makes
+itself); other failures read ``"<where>.<name>: <pydantic's message>, received
+<value>"``. :func:`checked` applies the same validation to a direct Python call
+of an entry function.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Iterator
@@ -136,11 +145,37 @@ def validate_params(
         validated = model(**params)
     except pydantic.ValidationError as error:
         first = error.errors()[0]
+        name = str(first["loc"][0])
+        allowed = model.model_fields[name].description
+        if allowed:
+            raise bad_param(getattr(factory, "__name__", where), name, allowed, params[name]) from None
         key = ".".join(str(p) for p in first["loc"])
         raise UserError(
             f"{where}.{key}: {first['msg'].lower()}, received {params.get(first['loc'][0])!r}"
         ) from None
     return {key: getattr(validated, key) for key in params}
+
+
+def bad_param(entry: str, name: str, allowed: str, value: Any) -> UserError:
+    """The one-line error for a parameter value outside what is allowed (to raise)."""
+    return UserError(f"{entry}: {name} must be {allowed}; received {value!r}")
+
+
+def checked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: validate a direct call's parameters as :meth:`Registry.create` does.
+
+    The type hints (with their declared ranges and choices) are checked with
+    :func:`validate_params`, naming the function in messages; the function then
+    receives the validated values.
+    """
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        given = dict(signature.bind(*args, **kwargs).arguments)
+        return function(**validate_params(function, given, function.__name__))
+
+    return call
 
 
 def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import checked
 
-VIEWS = ("image", "flat")
-RESOLUTIONS = (8, 32)
 N_DIGITS = 1797
 GREY_LEVELS = 16.0  # the bundled images count 0 ... 16 dark pixels of the original 32x32 bitmap per 4x4 block
 
 
+@checked
 def digits(
     view: Literal["image", "flat"] = "image",
-    size: int | None = None,
-    seed: int = 1,
+    size: Annotated[int | None, Field(ge=2, le=N_DIGITS, description=f"None (all {N_DIGITS}) or an integer in "
+                                      f"[2, {N_DIGITS}]")] = None,
+    seed: Annotated[int, Field(description="an integer")] = 1,
     resolution: Literal[8, 32] = 8,
 ) -> Dataset:
     """Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5
@@ -63,7 +64,6 @@ def digits(
         Y. LeCun, L. Bottou, Y. Bengio, P. Haffner, "Gradient-based learning
         applied to document recognition", Proc. IEEE 86 (1998) 2278 (LeNet-5).
     """
-    _check(view, size, seed, resolution)
     from scipy.ndimage import zoom
     from sklearn.datasets import load_digits
 
@@ -83,22 +83,6 @@ def digits(
     return Dataset(arrays={"x": np.ascontiguousarray(x), "y": bundled.target[order].astype(np.int64),
                            "index": order.astype(np.int64)},
                    name="digits", feature_names=names, classes=[str(d) for d in range(10)], info=info)
-
-
-def _check(view: str, size: int | None, seed: int, resolution: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    if view not in VIEWS:
-        raise UserError(f"digits: view must be one of {', '.join(VIEWS)}; received {view!r}")
-    if resolution not in RESOLUTIONS or not integer(resolution):
-        raise UserError(f"digits: resolution must be one of 8, 32; received {resolution!r}")
-    if not integer(seed):
-        raise UserError(f"digits: seed must be an integer; received {seed!r}")
-    if size is not None and not (integer(size) and 2 <= size <= N_DIGITS):
-        raise UserError(f"digits: size must be None (all {N_DIGITS}) or an integer in [2, {N_DIGITS}]; "
-                        f"received {size!r}")
 
 
 def show(data: Dataset):

@@ -10,27 +10,28 @@ nothing is cached.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 
 TASKS = ("palindrome", "copy", "sum")
-ENCODINGS = ("onehot", "index")
 
 
+@checked
 def sequences(
     task: Literal["palindrome", "copy", "sum"] = "palindrome",
-    size: int = 10_000,
-    seed: int = 1,
-    min_length: int = 1,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    min_length: Annotated[int, Field(ge=1, description="an integer >= 1")] = 1,
     max_length: int = 10,
-    vocabulary: int = 10,
+    vocabulary: Annotated[int, Field(ge=2, description="an integer >= 2")] = 10,
     encoding: Literal["onehot", "index"] = "onehot",
-    near_miss: float = 0.5,
-    delay: int = 0,
+    near_miss: Annotated[float, Field(ge=0, le=1, description="a fraction in [0, 1]")] = 0.5,
+    delay: Annotated[int, Field(ge=0, description="an integer >= 0")] = 0,
     marked: int = 0,
 ) -> Dataset:
     """Toy sequence tasks for recurrent networks: palindrome recognition, copy and sum
@@ -101,7 +102,12 @@ def sequences(
         M. Arjovsky, A. Shah and Y. Bengio, "Unitary evolution recurrent neural
         networks", ICML 2016, arXiv:1511.06464 (copy with a delay, adding).
     """
-    _check(task, size, seed, min_length, max_length, vocabulary, encoding, near_miss, delay, marked)
+    palindrome = task == "palindrome"
+    if max_length < max(min_length, 2 if palindrome else 1):
+        raise bad_param("sequences", "max_length", f"an integer >= min_length = {min_length}"
+                        + (" and >= 2 (palindrome)" if palindrome else ""), max_length)
+    if not 0 <= marked <= min_length:
+        raise bad_param("sequences", "marked", f"an integer in [0, min_length = {min_length}] (0: every step)", marked)
     rng = np.random.default_rng([int(seed), TASKS.index(task)])
     info: dict[str, Any] = {"task": task, "size": size, "seed": seed, "min_length": min_length,
                             "max_length": max_length, "vocabulary": vocabulary, "encoding": encoding,
@@ -224,34 +230,6 @@ def sums(rng: np.random.Generator, size: int, min_length: int, max_length: int, 
         marker = mask
     y = (np.where(marker, symbols, 0)).sum(axis=1).astype(np.float32)
     return {"symbols": symbols, "flag": marker, "marker": marker, "y": y, "mask": mask}
-
-
-def _check(task: str, size: int, seed: int, min_length: int, max_length: int, vocabulary: int,
-           encoding: str, near_miss: float, delay: int, marked: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    for name, value, allowed in (("task", task, TASKS), ("encoding", encoding, ENCODINGS)):
-        if value not in allowed:
-            raise UserError(f"sequences: {name} must be one of {', '.join(allowed)}; received {value!r}")
-    low = min_length if integer(min_length) else 1
-    problems = [
-        ("seed", seed, integer(seed), "an integer"),
-        ("size", size, integer(size) and size >= 2, "an integer >= 2"),
-        ("min_length", min_length, integer(min_length) and min_length >= 1, "an integer >= 1"),
-        ("max_length", max_length, integer(max_length) and max_length >= max(low, 2 if task == "palindrome" else 1),
-         f"an integer >= min_length = {min_length}" + (" and >= 2 (palindrome)" if task == "palindrome" else "")),
-        ("vocabulary", vocabulary, integer(vocabulary) and vocabulary >= 2, "an integer >= 2"),
-        ("near_miss", near_miss, isinstance(near_miss, (int, float)) and not isinstance(near_miss, bool)
-         and 0 <= near_miss <= 1, "a fraction in [0, 1]"),
-        ("delay", delay, integer(delay) and delay >= 0, "an integer >= 0"),
-        ("marked", marked, integer(marked) and 0 <= marked <= low,
-         f"an integer in [0, min_length = {min_length}] (0: every step)"),
-    ]
-    for name, value, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"sequences: {name} must be {allowed}; received {value!r}")
 
 
 def show(data: Dataset):

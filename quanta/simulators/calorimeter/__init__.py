@@ -10,31 +10,31 @@ profiles of e and gamma showers), ``hadronic`` (pion showers), ``deposits``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
-VIEWS = ("image2d", "image3d", "features")
-TARGETS = ("particle", "energy")
-PARTICLES = ("e_pi", "e_gamma_pi")
 ENERGY_RANGE = (0.1, 1000.0)  # GeV: the parametrisations are fitted from ~1 GeV to a few hundred GeV
 
 
+@checked
 def calorimeter(
     view: Literal["image2d", "image3d", "features"] = "image2d",
     target: Literal["particle", "energy"] = "particle",
     particles: Literal["e_pi", "e_gamma_pi"] = "e_pi",
-    size: int = 10_000,
-    seed: int = 1,
-    energy_min: float = 1.0,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2 (showers in total)")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    energy_min: Annotated[float, Field(ge=ENERGY_RANGE[0], le=ENERGY_RANGE[1],
+                                       description=f"an energy in GeV in [{ENERGY_RANGE[0]}, {ENERGY_RANGE[1]}]")] = 1.0,
     energy_max: float = 100.0,
-    pixels: int = 32,
-    layers: int = 30,
-    workers: int = 0,
+    pixels: Annotated[int, Field(ge=4, le=128, description="an integer in [4, 128] (cells across the face)")] = 32,
+    layers: Annotated[int, Field(ge=1, le=100, description="an integer in [1, 100] (3 cm each)")] = 30,
+    workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
     """Particle showers in a sampling calorimeter (GFlash-style): e, gamma, pi; views image2d, image3d, features
@@ -137,7 +137,9 @@ def calorimeter(
         CALICE collaboration, JINST 7 (2012) P09017 (steel/scintillator
         AHCAL; tiles, thresholds, electron resolution).
     """
-    _check(view, target, particles, size, seed, energy_min, energy_max, pixels, layers, workers)
+    if not energy_min <= energy_max <= ENERGY_RANGE[1]:
+        raise bad_param("calorimeter", "energy_max", f"an energy in GeV in [energy_min = {energy_min}, "
+                        f"{ENERGY_RANGE[1]}]", energy_max)
     from quanta.simulators.calorimeter import generate, views
     from quanta.simulators.calorimeter.geometry import Calorimeter
 
@@ -169,38 +171,6 @@ def calorimeter(
     classes = list(generate.PARTICLE_SETS[particles]) if target == "particle" else None
     return Dataset(arrays={"x": x, "y": y, **truth}, name="calorimeter", feature_names=names, classes=classes,
                    info=info)
-
-
-def _check(view: str, target: str, particles: str, size: int, seed: int, energy_min: float,
-           energy_max: float, pixels: int, layers: int, workers: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    for name, value, allowed in (("view", view, VIEWS), ("target", target, TARGETS),
-                                 ("particles", particles, PARTICLES)):
-        if value not in allowed:
-            raise UserError(f"calorimeter: {name} must be one of {', '.join(allowed)}; received {value!r}")
-
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-            and bool(np.isfinite(value))
-
-    low, high = ENERGY_RANGE
-    problems = [
-        ("seed", seed, integer(seed), "an integer"),
-        ("size", size, integer(size) and size >= 2, "an integer >= 2 (showers in total)"),
-        ("energy_min", energy_min, number(energy_min) and low <= energy_min <= high,
-         f"an energy in GeV in [{low}, {high}]"),
-        ("energy_max", energy_max, number(energy_max) and energy_min <= energy_max <= high,
-         f"an energy in GeV in [energy_min = {energy_min}, {high}]"),
-        ("pixels", pixels, integer(pixels) and 4 <= pixels <= 128, "an integer in [4, 128] (cells across the face)"),
-        ("layers", layers, integer(layers) and 1 <= layers <= 100, "an integer in [1, 100] (3 cm each)"),
-        ("workers", workers, integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
-    ]
-    for name, value, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"calorimeter: {name} must be {allowed}; received {value!r}")
 
 
 from quanta.simulators.calorimeter.display import show  # noqa: E402  (the source module's figure, by convention)

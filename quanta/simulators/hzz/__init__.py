@@ -8,30 +8,32 @@ seeded chunks, workers), ``leptons`` (dressing and smearing), ``selection``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
-VIEWS = ("features", "leptons")
-TARGETS = ("class", "m4l")
-SQRT_S = (13, 14)
 FEATURES_VERSION = "1"  # change when the features view changes: it keys its cache
 
 
+PEAK = "(the Higgs peak at 125 GeV must be inside the window)"
+
+
+@checked
 def hzz(
     view: Literal["features", "leptons"] = "features",
     target: Literal["class", "m4l"] = "class",
-    size: int = 10_000,
-    seed: int = 1,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2 (events in total, half of them Higgs)")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
     sqrt_s: Literal[13, 14] = 13,
-    m4l_min: float = 70.0,
-    m4l_max: float = 1000.0,
-    pt_resolution: float = 0.02,
-    workers: int = 0,
+    m4l_min: Annotated[float, Field(ge=0, lt=124.0, description=f"a mass in GeV in [0, 124) {PEAK}")] = 70.0,
+    m4l_max: Annotated[float, Field(gt=126.0, le=6000.0, description=f"a mass in GeV in (126, 6000] {PEAK}")] = 1000.0,
+    pt_resolution: Annotated[float, Field(ge=0, le=0.5, description="a relative resolution in [0, 0.5]")] = 0.02,
+    workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
     """H -> ZZ* -> 4 leptons vs q qbar -> ZZ -> 4 leptons from Pythia 8, with acceptance and smearing
@@ -112,7 +114,9 @@ def hzz(
         C. Bierlich et al., "A comprehensive guide to the physics and usage of
         PYTHIA 8.3", SciPost Phys. Codeb. 8 (2022), arXiv:2203.11601.
     """
-    _check(view, target, size, seed, sqrt_s, m4l_min, m4l_max, pt_resolution, workers)
+    if target == "m4l" and view == "features":
+        raise bad_param("hzz", "target", "'class' with view 'features' (the features contain m4l; regress m4l "
+                        "from view 'leptons')", target)
     from quanta.simulators.hzz import generate
     from quanta.simulators.hzz.views import FEATURE_NAMES, LEPTON_FEATURE_NAMES, features
 
@@ -142,36 +146,6 @@ def hzz(
                             "generator": generate.GENERATOR_VERSION}
     return Dataset(arrays=arrays, name="hzz", feature_names=names,
                    classes=["zz", "higgs"] if target == "class" else None, info=info)
-
-
-def _check(view: str, target: str, size: int, seed: int, sqrt_s: int, m4l_min: float,
-           m4l_max: float, pt_resolution: float, workers: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-    problems = [
-        ("view", view, view in VIEWS, f"one of {', '.join(VIEWS)}"),
-        ("target", target, target in TARGETS, f"one of {', '.join(TARGETS)}"),
-        ("target", target, not (target == "m4l" and view == "features"),
-         "'class' with view 'features' (the features contain m4l; regress m4l from view 'leptons')"),
-        ("seed", seed, integer(seed), "an integer"),
-        ("size", size, integer(size) and size >= 2, "an integer >= 2 (events in total, half of them Higgs)"),
-        ("sqrt_s", sqrt_s, sqrt_s in SQRT_S and not isinstance(sqrt_s, bool), "13 or 14 (TeV)"),
-        ("m4l_min", m4l_min, number(m4l_min) and 0 <= m4l_min < 124.0,
-         "a mass in GeV in [0, 124) (the Higgs peak at 125 GeV must be inside the window)"),
-        ("m4l_max", m4l_max, number(m4l_max) and 126.0 < m4l_max <= 6000.0,
-         "a mass in GeV in (126, 6000] (the Higgs peak at 125 GeV must be inside the window)"),
-        ("pt_resolution", pt_resolution, number(pt_resolution) and 0 <= pt_resolution <= 0.5,
-         "a relative resolution in [0, 0.5]"),
-        ("workers", workers, integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
-    ]
-    for name, value, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"hzz: {name} must be {allowed}; received {value!r}")
 
 
 from quanta.simulators.hzz.display import show  # noqa: E402  (the source module's figure, by convention)

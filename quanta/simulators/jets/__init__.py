@@ -9,27 +9,29 @@ and the shared ``quanta.simulators.parallel`` (workers) and ``quanta.simulators.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
 VIEWS = ("features", "constituents", "image")
 FEATURES_VERSION = "1"  # change when the features view changes: it keys its cache
 
 
+@checked
 def jets(
     view: Literal["features", "constituents", "image"] = "features",
-    size: int = 10_000,
-    seed: int = 1,
-    pt_min: float = 550.0,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2 (jets in total, half of them top)")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    pt_min: Annotated[float, Field(gt=0, description="a jet pT in GeV > 0")] = 550.0,
     pt_max: float = 650.0,
-    n_constituents: int = 100,
-    image_pixels: int = 40,
-    workers: int = 0,
+    n_constituents: Annotated[int, Field(ge=1, description="an integer >= 1")] = 100,
+    image_pixels: Annotated[int, Field(ge=4, description="an integer >= 4")] = 40,
+    workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
     """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image
@@ -105,7 +107,8 @@ def jets(
         J. Thaler, K. Van Tilburg, arXiv:1011.2268 (N-subjettiness).
         H. Qu, L. Gouskos, arXiv:1902.08570 (ParticleNet constituent inputs).
     """
-    _check(view, size, seed, pt_min, pt_max, n_constituents, image_pixels, workers)
+    if not pt_max > pt_min:
+        raise bad_param("jets", "pt_max", f"a jet pT in GeV above pt_min = {pt_min}", pt_max)
     from quanta.simulators.jets import generate
 
     physics = {"version": generate.GENERATOR_VERSION, "seed": int(seed), "size": int(size),
@@ -139,29 +142,6 @@ def jets(
         arrays["x"] = jet_images(raw["constituents"], stored_mask(raw), jet[:, 1], jet[:, 2], image_pixels)
         names = ["pt_fraction"]
     return Dataset(arrays=arrays, name="jets", feature_names=names, classes=["qcd", "top"], info=info)
-
-
-def _check(view: str, size: int, seed: int, pt_min: float, pt_max: float, n_constituents: int,
-           image_pixels: int, workers: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    if view not in VIEWS:
-        raise UserError(f"jets: view must be one of {', '.join(VIEWS)}; received {view!r}")
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    problems = [
-        ("seed", seed, integer(seed), "an integer"),
-        ("size", size, integer(size) and size >= 2, "an integer >= 2 (jets in total, half of them top)"),
-        ("pt_min", pt_min, pt_min > 0, "a jet pT in GeV > 0"),
-        ("pt_max", pt_max, pt_max > pt_min, f"a jet pT in GeV above pt_min = {pt_min}"),
-        ("n_constituents", n_constituents, integer(n_constituents) and n_constituents >= 1,
-         "an integer >= 1"),
-        ("image_pixels", image_pixels, integer(image_pixels) and image_pixels >= 4, "an integer >= 4"),
-        ("workers", workers, integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
-    ]
-    for name, value, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"jets: {name} must be {allowed}; received {value!r}")
 
 
 from quanta.simulators.jets.display import show  # noqa: E402  (the source module's figure, by convention)

@@ -8,37 +8,37 @@ effective lengths of the sequence view), ``display`` (the figure of ``show``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
-VIEWS = ("waveform", "sequence", "features")
-TARGETS = ("particle", "time", "amplitude")
-SPECTRA = ("uniform", "exponential")
 CLASSES = ["gamma", "neutron"]
 
 
+@checked
 def pulses(
     view: Literal["waveform", "sequence", "features"] = "waveform",
     target: Literal["particle", "time", "amplitude"] = "particle",
-    size: int = 10_000,
-    seed: int = 1,
-    energy_min: float = 50.0,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2 (half gammas, half neutrons)")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    energy_min: Annotated[float, Field(gt=0, allow_inf_nan=False, description="an energy in keVee > 0")] = 50.0,
     energy_max: float = 1000.0,
     spectrum: Literal["uniform", "exponential"] = "exponential",
-    photoelectrons_per_kev: float = 1.5,
+    photoelectrons_per_kev: Annotated[float, Field(gt=0, le=100, description="a number in (0, 100]")] = 1.5,
     samples: int = 256,
-    sampling_ns: float = 2.0,
-    adc_bits: int = 14,
-    noise: float = 2.0,
-    arrival_spread: float = 40.0,
-    pileup: float = 0.0,
+    sampling_ns: Annotated[float, Field(ge=0.1, le=10, description="a sample spacing in ns in [0.1, 10]")] = 2.0,
+    adc_bits: Annotated[int, Field(ge=8, le=16, description="an integer in [8, 16]")] = 14,
+    noise: Annotated[float, Field(ge=0, allow_inf_nan=False, description="ADC counts rms >= 0")] = 2.0,
+    arrival_spread: Annotated[float, Field(ge=0, allow_inf_nan=False, description="a width in ns >= 0")] = 40.0,
+    pileup: Annotated[float, Field(ge=0, le=1, description="a probability in [0, 1]")] = 0.0,
     baseline_subtracted: bool = True,
-    workers: int = 0,
+    workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
     """Digitised scintillator pulses: neutron vs gamma pulse-shape discrimination, arrival time and amplitude
@@ -140,9 +140,14 @@ def pulses(
         discriminators", Nucl. Instrum. Methods 4 (1959) 151.
         Eljen Technology, EJ-301 data sheet (light output, decay constants).
     """
-    _check(view, target, size, seed, energy_min, energy_max, spectrum, photoelectrons_per_kev,
-           samples, sampling_ns, adc_bits, noise, arrival_spread, pileup, workers)
     from quanta.simulators.pulses import simulate, views
+
+    if not (math.isfinite(energy_max) and energy_max > energy_min):
+        raise bad_param("pulses", "energy_max", f"an energy in keVee above energy_min = {energy_min}", energy_max)
+    latest = simulate.PRETRIGGER_NS + arrival_spread + 200.0
+    if not samples * sampling_ns >= latest:
+        raise bad_param("pulses", "samples", f"an integer with samples x sampling_ns >= {latest:g} ns "
+                        "(200 ns after the latest arrival)", samples)
 
     settings = simulate.Settings(
         samples=int(samples), sampling_ns=float(sampling_ns), adc_bits=int(adc_bits), noise=float(noise),
@@ -181,49 +186,6 @@ def pulses(
                             "progress": progress, "generator": simulate.GENERATOR_VERSION}
     return Dataset(arrays=arrays, name="pulses", feature_names=names,
                    classes=CLASSES if target == "particle" else None, info=info)
-
-
-def _check(view: str, target: str, size: int, seed: int, energy_min: float, energy_max: float,
-           spectrum: str, photoelectrons_per_kev: float, samples: int, sampling_ns: float,
-           adc_bits: int, noise: float, arrival_spread: float, pileup: float, workers: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    from quanta.simulators.pulses.simulate import PRETRIGGER_NS
-
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-            and bool(np.isfinite(value))
-
-    for name, value, allowed in (("view", view, VIEWS), ("target", target, TARGETS),
-                                 ("spectrum", spectrum, SPECTRA)):
-        if value not in allowed:
-            raise UserError(f"pulses: {name} must be one of {', '.join(allowed)}; received {value!r}")
-    ok_window = integer(samples) and number(sampling_ns) and number(arrival_spread)
-    latest = PRETRIGGER_NS + (arrival_spread if number(arrival_spread) else 0.0) + 200.0
-    problems = [
-        ("seed", seed, integer(seed), "an integer"),
-        ("size", size, integer(size) and size >= 2, "an integer >= 2 (half gammas, half neutrons)"),
-        ("energy_min", energy_min, number(energy_min) and energy_min > 0, "an energy in keVee > 0"),
-        ("energy_max", energy_max, number(energy_max) and energy_max > energy_min,
-         f"an energy in keVee above energy_min = {energy_min}"),
-        ("photoelectrons_per_kev", photoelectrons_per_kev,
-         number(photoelectrons_per_kev) and 0 < photoelectrons_per_kev <= 100, "a number in (0, 100]"),
-        ("sampling_ns", sampling_ns, number(sampling_ns) and 0.1 <= sampling_ns <= 10,
-         "a sample spacing in ns in [0.1, 10]"),
-        ("arrival_spread", arrival_spread, number(arrival_spread) and arrival_spread >= 0,
-         "a width in ns >= 0"),
-        ("samples", samples, ok_window and samples * sampling_ns >= latest,
-         f"an integer with samples x sampling_ns >= {latest:g} ns (200 ns after the latest arrival)"),
-        ("adc_bits", adc_bits, integer(adc_bits) and 8 <= adc_bits <= 16, "an integer in [8, 16]"),
-        ("noise", noise, number(noise) and noise >= 0, "ADC counts rms >= 0"),
-        ("pileup", pileup, number(pileup) and 0 <= pileup <= 1, "a probability in [0, 1]"),
-        ("workers", workers, integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
-    ]
-    for name, value, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"pulses: {name} must be {allowed}; received {value!r}")
 
 
 from quanta.simulators.pulses.display import show  # noqa: E402  (the source module's figure, by convention)

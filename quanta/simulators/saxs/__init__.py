@@ -10,42 +10,43 @@ images), ``display`` (the figure of ``quanta datasets show saxs``).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
 from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 from quanta.simulators.saxs.shapes import PARAMETER_NAMES, SHAPES
 
 ShapeName = Literal["sphere", "cylinder", "core_shell_sphere", "ellipsoid", "flexible_cylinder"]
-VIEWS = ("curve", "saxs2d")
-TARGETS = ("shape", "radius", "parameters")
-DISTRIBUTIONS = ("schulz", "gaussian")
+Shapes = Annotated[tuple[ShapeName, ...], Field(min_length=1, description=f"a non-empty list of {', '.join(SHAPES)}")]
 
 
+@checked
 def saxs(
     view: Literal["curve", "saxs2d"] = "curve",
     target: Literal["shape", "radius", "parameters"] = "shape",
-    size: int = 10_000,
-    seed: int = 1,
-    shapes: tuple[ShapeName, ...] = ("sphere", "cylinder", "core_shell_sphere", "ellipsoid", "flexible_cylinder"),
-    radius_min: float = 20.0,
+    size: Annotated[int, Field(ge=2, description="an integer >= 2 (samples in total)")] = 10_000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    shapes: Shapes = ("sphere", "cylinder", "core_shell_sphere", "ellipsoid", "flexible_cylinder"),
+    radius_min: Annotated[float, Field(gt=0, description="a radius in A > 0")] = 20.0,
     radius_max: float = 200.0,
-    polydispersity: float = 0.1,
+    polydispersity: Annotated[float, Field(ge=0, le=0.5, description="a relative width in [0, 0.5]")] = 0.1,
     distribution: Literal["schulz", "gaussian"] = "schulz",
-    q_min: float = 0.005,
+    q_min: Annotated[float, Field(gt=0, allow_inf_nan=False, description="a q in 1/A > 0")] = 0.005,
     q_max: float = 0.5,
-    n_q: int = 128,
-    dq_over_q: float = 0.05,
-    background: float = 1e-3,
-    flux: float = 1e5,
-    image_pixels: int = 64,
+    n_q: Annotated[int, Field(ge=4, le=10_000, description="an integer in [4, 10000]")] = 128,
+    dq_over_q: Annotated[float, Field(ge=0, le=0.2, description="a relative resolution in [0, 0.2]")] = 0.05,
+    background: Annotated[float, Field(ge=0, allow_inf_nan=False, description="an intensity in 1/cm >= 0")] = 1e-3,
+    flux: Annotated[float, Field(gt=0, description="counts per 1/cm > 0 (inf: no noise)")] = 1e5,
+    image_pixels: Annotated[int, Field(ge=4, le=1024, description="an integer in [4, 1024]")] = 64,
     image_q_max: float = 0.25,
     downsample: int = 2,
-    beamstop: float = 0.02,
-    workers: int = 0,
+    beamstop: Annotated[float, Field(ge=0, allow_inf_nan=False, description="a radius in 1/A >= 0")] = 0.02,
+    workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
     """Small-angle scattering curves I(q) from sasmodels (sphere, cylinder, core-shell, ellipsoid) and 2D detector images
@@ -164,8 +165,7 @@ def saxs(
         J. G. Barker, J. S. Pedersen, J. Appl. Cryst. 28 (1995) 105 (pinhole resolution).
         sasmodels / SasView, https://www.sasview.org (the model library).
     """
-    _check(view, target, size, seed, shapes, radius_min, radius_max, polydispersity, distribution, q_min,
-           q_max, n_q, dq_over_q, background, flux, image_pixels, image_q_max, downsample, beamstop, workers)
+    _check_between(shapes, radius_min, radius_max, q_min, q_max, image_pixels, image_q_max, downsample)
     from quanta.simulators.saxs import generate
     from quanta.simulators.saxs.counting import count, log_intensity
     from quanta.simulators.saxs.grid import calculation_grid, smearing_matrix
@@ -220,60 +220,23 @@ def saxs(
     return Dataset(arrays=arrays, name="saxs", feature_names=names, classes=classes, info=info)
 
 
-def _check(view: str, target: str, size: int, seed: int, shapes: tuple[str, ...], radius_min: float,
-           radius_max: float, polydispersity: float, distribution: str, q_min: float, q_max: float, n_q: int,
-           dq_over_q: float, background: float, flux: float, image_pixels: int, image_q_max: float,
-           downsample: int,
-           beamstop: float, workers: int) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-    if view not in VIEWS:
-        raise UserError(f"saxs: view must be one of {', '.join(VIEWS)}; received {view!r}")
-    if target not in TARGETS:
-        raise UserError(f"saxs: target must be one of {', '.join(TARGETS)}; received {target!r}")
-    if distribution not in DISTRIBUTIONS:
-        raise UserError(f"saxs: distribution must be one of {', '.join(DISTRIBUTIONS)}; received {distribution!r}")
-    if isinstance(shapes, str) or not isinstance(shapes, (tuple, list)) or not shapes:
-        raise UserError(f"saxs: shapes must be a non-empty list of {', '.join(SHAPES)}; received {shapes!r}")
-    unknown = [name for name in shapes if name not in SHAPES]
-    if unknown:
-        raise UserError(f"saxs: shapes must be among {', '.join(SHAPES)}; received {shapes!r} "
-                        f"({unknown[0]!r} is unknown)")
+def _check_between(shapes: tuple[str, ...], radius_min: float, radius_max: float, q_min: float, q_max: float,
+                   image_pixels: int, image_q_max: float, downsample: int) -> None:
+    """The constraints between parameters (each one's own range is declared in its type hint)."""
     if len(set(shapes)) != len(shapes):
         raise UserError(f"saxs: shapes must not repeat a shape; received {shapes!r}")
     problems = [
-        ("seed", seed, lambda: integer(seed), "an integer"),
-        ("size", size, lambda: integer(size) and size >= 2, "an integer >= 2 (samples in total)"),
-        ("radius_min", radius_min, lambda: number(radius_min) and radius_min > 0, "a radius in A > 0"),
-        ("radius_max", radius_max, lambda: number(radius_max) and math.isfinite(radius_max) and radius_max >= radius_min,
+        ("radius_max", radius_max, math.isfinite(radius_max) and radius_max >= radius_min,
          f"a finite radius in A >= radius_min = {radius_min}"),
-        ("polydispersity", polydispersity, lambda: number(polydispersity) and 0 <= polydispersity <= 0.5,
-         "a relative width in [0, 0.5]"),
-        ("q_min", q_min, lambda: number(q_min) and 0 < q_min < math.inf, "a q in 1/A > 0"),
-        ("q_max", q_max, lambda: number(q_max) and math.isfinite(q_max) and q_max > q_min,
-         f"a finite q in 1/A above q_min = {q_min}"),
-        ("n_q", n_q, lambda: integer(n_q) and 4 <= n_q <= 10_000, "an integer in [4, 10000]"),
-        ("dq_over_q", dq_over_q, lambda: number(dq_over_q) and 0 <= dq_over_q <= 0.2, "a relative resolution in [0, 0.2]"),
-        ("background", background, lambda: number(background) and 0 <= background < math.inf, "an intensity in 1/cm >= 0"),
-        ("flux", flux, lambda: number(flux) and flux > 0, "counts per 1/cm > 0 (inf: no noise)"),
-        ("image_pixels", image_pixels, lambda: integer(image_pixels) and 4 <= image_pixels <= 1024,
-         "an integer in [4, 1024]"),
-        ("image_q_max", image_q_max, lambda: number(image_q_max) and 0 < image_q_max * math.sqrt(2) <= q_max,
+        ("q_max", q_max, math.isfinite(q_max) and q_max > q_min, f"a finite q in 1/A above q_min = {q_min}"),
+        ("image_q_max", image_q_max, 0 < image_q_max * math.sqrt(2) <= q_max,
          f"a q in 1/A in (0, q_max / sqrt(2) = {q_max / math.sqrt(2):.4g}] (detector corners within the curve)"),
-        ("downsample", downsample, lambda: integer(downsample) and downsample >= 1 and integer(image_pixels)
-         and image_pixels % downsample == 0 and image_pixels // downsample >= 2,
-         f"an integer >= 1 dividing image_pixels = {image_pixels} into >= 2 pixels"),
-        ("beamstop", beamstop, lambda: number(beamstop) and 0 <= beamstop < math.inf, "a radius in 1/A >= 0"),
-        ("workers", workers, lambda: integer(workers) and workers >= 0, "an integer >= 0 (0 = all cores)"),
+        ("downsample", downsample, downsample >= 1 and image_pixels % downsample == 0
+         and image_pixels // downsample >= 2, f"an integer >= 1 dividing image_pixels = {image_pixels} into >= 2 pixels"),
     ]
     for name, value, ok, allowed in problems:  # checked in order: a later test may assume earlier ones
-        if not ok():
-            raise UserError(f"saxs: {name} must be {allowed}; received {value!r}")
+        if not ok:
+            raise bad_param("saxs", name, allowed, value)
 
 
 from quanta.simulators.saxs.display import show  # noqa: E402  (the source module's figure, by convention)

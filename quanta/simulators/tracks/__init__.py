@@ -8,38 +8,45 @@ crossing with a layer, circle fit), ``simulate`` (particles, hits, noise),
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
-VIEWS = ("hits", "graph", "edges", "parameters")
-TARGETS = ("pt", "qpt", "charge")
 TRACKML_RADII = (0.032, 0.072, 0.116, 0.172, 0.26, 0.36, 0.50, 0.66, 0.82, 1.02)  # m, TrackML barrel
 SIMULATION_VERSION = "1"  # change when the simulation changes: it keys the cache
 
+MULTIPLICITY = "two integers (low, high) with 1 <= low <= high <= 1000"
+RADII = "at least 3 increasing radii in metres > 0"
+Count = Annotated[int, Field(ge=1, le=1000)]
+Multiplicity = Annotated[tuple[Count, Count], Field(description=MULTIPLICITY)]
+Radii = Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=3, description=RADII)]
+Resolution = Annotated[float, Field(ge=0, lt=0.01, description="a resolution in metres in [0, 0.01)")]
 
+
+@checked
 def tracks(
     view: Literal["hits", "graph", "edges", "parameters"] = "graph",
     target: Literal["pt", "qpt", "charge"] = "pt",
-    size: int = 2000,
-    seed: int = 1,
-    tracks_per_event: tuple[int, int] = (10, 40),
-    pt_min: float = 0.5,
+    size: Annotated[int, Field(ge=1, description="an integer >= 1 (events)")] = 2000,
+    seed: Annotated[int, Field(description="an integer")] = 1,
+    tracks_per_event: Multiplicity = (10, 40),
+    pt_min: Annotated[float, Field(gt=0, description="a transverse momentum in GeV > 0")] = 0.5,
     pt_max: float = 10.0,
-    eta_max: float = 1.0,
-    field: float = 2.0,
-    layer_radii: tuple[float, ...] = TRACKML_RADII,
-    half_length: float = 1.5,
-    resolution_rphi: float = 5e-5,
-    resolution_z: float = 1.5e-4,
-    hit_efficiency: float = 0.98,
-    noise_hits: int = 40,
-    vertex_sigma_z: float = 0.05,
-    max_edges: int = 0,
+    eta_max: Annotated[float, Field(gt=0, le=5, description="a pseudorapidity in (0, 5]")] = 1.0,
+    field: Annotated[float, Field(gt=0, description="a magnetic field in tesla > 0")] = 2.0,
+    layer_radii: Radii = TRACKML_RADII,
+    half_length: Annotated[float, Field(gt=0, description="a length in metres > 0")] = 1.5,
+    resolution_rphi: Resolution = 5e-5,
+    resolution_z: Resolution = 1.5e-4,
+    hit_efficiency: Annotated[float, Field(gt=0, le=1, description="a probability in (0, 1]")] = 0.98,
+    noise_hits: Annotated[int, Field(ge=0, description="an integer >= 0")] = 40,
+    vertex_sigma_z: Annotated[float, Field(ge=0, description="a length in metres >= 0")] = 0.05,
+    max_edges: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = automatic)")] = 0,
 ) -> Dataset:
     """Charged-particle tracks in a solenoid barrel detector: hits, hit graphs with edge labels, track parameters
 
@@ -131,9 +138,17 @@ def tracks(
         "Passage of particles through matter" and "Particle detectors" (helix
         parametrisation; Gluckstern's momentum resolution formula).
     """
-    layer_radii = tuple(layer_radii) if isinstance(layer_radii, (list, tuple)) else layer_radii
-    tracks_per_event = tuple(tracks_per_event) if isinstance(tracks_per_event, (list, tuple)) else tracks_per_event
-    _check(locals())
+    problems = [
+        ("target", target, target == "pt" or view == "parameters",
+         "'pt' (the default) unless view is 'parameters'; the other views have a fixed y"),
+        ("tracks_per_event", tracks_per_event, tracks_per_event[0] <= tracks_per_event[1], MULTIPLICITY),
+        ("pt_max", pt_max, pt_min < pt_max < 1e5, f"a momentum in GeV above pt_min = {pt_min} and below 1e5"),
+        ("layer_radii", layer_radii, all(b > a for a, b in zip(layer_radii[:-1], layer_radii[1:], strict=True)),
+         RADII),
+    ]
+    for name, value, ok, allowed in problems:
+        if not ok:
+            raise bad_param("tracks", name, allowed, value)
     layer_radii = tuple(float(r) for r in layer_radii)
     from quanta.simulators.tracks import graph, views
     from quanta.simulators.tracks.simulate import Detector, Particles, simulate
@@ -170,51 +185,6 @@ def tracks(
         "max_edges": max_edges, "simulation": SIMULATION_VERSION,
     }
     return Dataset(arrays=arrays, name="tracks", feature_names=names, classes=classes, info=info)
-
-
-def _check(params: dict[str, Any]) -> None:
-    """Raise a one-line UserError naming the first bad parameter, its value and what is allowed."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-    def positive(value: Any) -> bool:
-        return number(value) and value > 0
-
-    p = params
-    multiplicity, radii = p["tracks_per_event"], p["layer_radii"]
-    problems = [
-        ("view", p["view"] in VIEWS, f"one of {', '.join(VIEWS)}"),
-        ("target", p["target"] in TARGETS, f"one of {', '.join(TARGETS)}"),
-        ("target", p["target"] == "pt" or p["view"] == "parameters",
-         "'pt' (the default) unless view is 'parameters'; the other views have a fixed y"),
-        ("size", integer(p["size"]) and p["size"] >= 1, "an integer >= 1 (events)"),
-        ("seed", integer(p["seed"]), "an integer"),
-        ("tracks_per_event", isinstance(multiplicity, tuple) and len(multiplicity) == 2
-         and all(integer(m) for m in multiplicity) and 1 <= multiplicity[0] <= multiplicity[1] <= 1000,
-         "two integers (low, high) with 1 <= low <= high <= 1000"),
-        ("pt_min", positive(p["pt_min"]), "a transverse momentum in GeV > 0"),
-        ("pt_max", number(p["pt_max"]) and p["pt_max"] > p["pt_min"] and p["pt_max"] < 1e5, f"a momentum in GeV above pt_min = {p['pt_min']} and below 1e5"),
-        ("eta_max", positive(p["eta_max"]) and p["eta_max"] <= 5, "a pseudorapidity in (0, 5]"),
-        ("field", positive(p["field"]), "a magnetic field in tesla > 0"),
-        ("layer_radii", isinstance(radii, tuple) and len(radii) >= 3 and all(positive(r) for r in radii)
-         and all(b > a for a, b in zip(radii[:-1], radii[1:], strict=True)),
-         "at least 3 increasing radii in metres > 0"),
-        ("half_length", positive(p["half_length"]), "a length in metres > 0"),
-        ("resolution_rphi", number(p["resolution_rphi"]) and 0 <= p["resolution_rphi"] < 0.01,
-         "a resolution in metres in [0, 0.01)"),
-        ("resolution_z", number(p["resolution_z"]) and 0 <= p["resolution_z"] < 0.01,
-         "a resolution in metres in [0, 0.01)"),
-        ("hit_efficiency", number(p["hit_efficiency"]) and 0 < p["hit_efficiency"] <= 1, "a probability in (0, 1]"),
-        ("noise_hits", integer(p["noise_hits"]) and p["noise_hits"] >= 0, "an integer >= 0"),
-        ("vertex_sigma_z", number(p["vertex_sigma_z"]) and p["vertex_sigma_z"] >= 0, "a length in metres >= 0"),
-        ("max_edges", integer(p["max_edges"]) and p["max_edges"] >= 0, "an integer >= 0 (0 = automatic)"),
-    ]
-    for name, ok, allowed in problems:
-        if not ok:
-            raise UserError(f"tracks: {name} must be {allowed}; received {p[name]!r}")
 
 
 from quanta.simulators.tracks.display import show  # noqa: E402  (the source module's figure, by convention)
