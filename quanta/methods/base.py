@@ -41,6 +41,12 @@ class Method:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
 
 
+def predict_in_chunks(data: Dataset, predict) -> np.ndarray:
+    """``predict`` applied to a streamed part chunk by chunk, concatenated in the part's order."""
+    scores = [predict(chunk) for chunk in data.in_chunks()]
+    return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+
+
 def table(data: Dataset) -> np.ndarray:
     """Inputs as a 2-D table [N, F] (images and sets are flattened)."""
     x = data.x

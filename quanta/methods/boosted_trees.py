@@ -14,7 +14,7 @@ import numpy as np
 
 from quanta.data.dataset import Dataset
 from quanta.errors import UserError
-from quanta.methods.base import Method, table
+from quanta.methods.base import Method, predict_in_chunks, table
 from quanta.tasks.base import Task
 
 #: XGBoost's objective and evaluation metric for each kind of task output
@@ -116,9 +116,8 @@ class BoostedTrees(Method):
         import xgboost
 
         self._check_fitted("booster_")
-        if data.streamed:  # chunk by chunk, in the part's order
-            scores = [self.predict(chunk) for chunk in data.in_chunks()]
-            return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+        if data.streamed:
+            return predict_in_chunks(data, self.predict)
         matrix = xgboost.DMatrix(table(data))
         score = self.booster_.predict(matrix, iteration_range=(0, self.best_round_ + 1))
         return score.astype(np.float32)

@@ -26,7 +26,7 @@ import numpy as np
 
 from quanta.data.dataset import Dataset
 from quanta.errors import UserError
-from quanta.methods.base import Method, table
+from quanta.methods.base import Method, predict_in_chunks, table
 from quanta.tasks.base import Task
 
 STATE_FILE = "sklearn.json"
@@ -77,12 +77,11 @@ class ScikitLearnMethod(Method):
         x = table(train)
         y = train.y if "y" in train and self.output_ != "clusters" else None
         weight = train.arrays.get("weight")
+        final = self.learner_[-1] if self.scaled else self.learner_  # a pipeline routes by step name
+        prefix = f"{self.learner_.steps[-1][0]}__" if self.scaled else ""
         fit_arguments: dict[str, Any] = {}
-        if weight is not None:
-            final = self.learner_.steps[-1] if self.scaled else None
-            if _takes_weights(self.learner_[-1] if self.scaled else self.learner_):
-                key = f"{final[0]}__sample_weight" if final else "sample_weight"
-                fit_arguments[key] = weight
+        if weight is not None and _takes_weights(final):
+            fit_arguments[f"{prefix}sample_weight"] = weight
         if y is not None and self.output_ != "values":
             y = y.astype(np.int64)
         self.learner_.fit(x, y, **fit_arguments)
@@ -91,9 +90,8 @@ class ScikitLearnMethod(Method):
     def predict(self, data: Dataset) -> np.ndarray:
         """Signal probability [N], class probabilities [N, K], values or squared distances to centres."""
         self._check_fitted("learner_")
-        if data.streamed:  # chunk by chunk, in the part's order
-            scores = [self.predict(chunk) for chunk in data.in_chunks()]
-            return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+        if data.streamed:
+            return predict_in_chunks(data, self.predict)
         x = table(data)
         if self.output_ == "signal_probability":
             score = self.learner_.predict_proba(x)[:, 1]
