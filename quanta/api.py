@@ -62,13 +62,14 @@ class Run:
         return self.result.estimator.predict(data)
 
     def _predict_files(self, paths: list[str | Path]) -> np.ndarray:
-        from quanta.config import read_experiment
         from quanta.predict import FileInputs
+        from quanta.rundir import RunDirectory
 
-        raw = read_experiment(self.directory / "config.yaml")
+        run = RunDirectory(self.directory)
+        raw = run.read_config()
         if (raw.get("data") or {}).get("source") != "files":
             raise UserError(f"{self.directory}: this run was not trained from files; pass arrays or a Dataset")
-        reader = FileInputs(self.directory, raw)
+        reader = FileInputs(run, raw)
         scores = []
         for path in paths:
             if not Path(path).is_file():

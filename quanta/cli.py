@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "report":
             from quanta.report import write_report
-            from quanta.rundir import require_run_directory
+            from quanta.rundir import RunDirectory
 
-            print(write_report(require_run_directory(args.run_dir)))
+            print(write_report(RunDirectory.open(args.run_dir).path))
             return 0
         if args.command == "predict":
             from quanta.predict import predict_files

@@ -42,12 +42,13 @@ class Estimator(Protocol):
 
 @dataclass(frozen=True)
 class EstimatorKind:
-    """One kind of ``methods:`` entry: the key that names it and how to build, announce and load it."""
+    """One kind of ``methods:`` entry: the key that names it and how to build, announce, resume and load it."""
 
     key: str  # the entry's key: "model" or "method"
     build: Callable[..., Any]
     announce: Callable[[Any, Any, bool], str]
     load: Callable[[Any, Path], Any]
+    can_resume: Callable[[Path], bool]  # whether a method folder holds a checkpoint to continue from
 
 
 def _entry_value(entry: Any, key: str) -> Any:
@@ -80,6 +81,12 @@ def _announce_network(entry, network, resume: bool) -> str:
             + (" — resuming from its checkpoint" if resume else ""))
 
 
+def _network_checkpoint(directory: Path) -> bool:
+    from quanta.train.network import CHECKPOINT_FILE
+
+    return (directory / CHECKPOINT_FILE).exists()
+
+
 def _load_network(entry, directory: Path):
     from quanta.train.network import MODEL_FILE, Network
 
@@ -100,6 +107,10 @@ def _announce_method(entry, method, resume: bool) -> str:
     return f"{entry.name}: fitting {entry.method}"
 
 
+def _never(directory: Path) -> bool:  # a classical method is fitted again from the start
+    return False
+
+
 def _load_method(entry, directory: Path):
     from quanta.methods import METHODS
 
@@ -107,8 +118,8 @@ def _load_method(entry, directory: Path):
 
 
 KINDS = (
-    EstimatorKind("model", _build_network, _announce_network, _load_network),
-    EstimatorKind("method", _build_method, _announce_method, _load_method),
+    EstimatorKind("model", _build_network, _announce_network, _load_network, _network_checkpoint),
+    EstimatorKind("method", _build_method, _announce_method, _load_method, _never),
 )
 
 

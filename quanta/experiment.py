@@ -1,10 +1,8 @@
 """Running an experiment: one data set, one split, every method, one run directory.
 
-    runs/<experiment>/<timestamp>/
-      config.yaml  environment.json  metrics.json  report.html
-      <method>/    history.jsonl, checkpoint / model files, predictions.npz, metrics.json
-
-Every method sees the same split (the TMVA habit: several methods, one data
+The run directory (its layout is in :mod:`quanta.rundir`) holds the resolved
+config, the environment, the data record, the metrics of every method, the
+report, and one folder per method. Every method sees the same split (the TMVA habit: several methods, one data
 set, one ROC plot). The test split is scored once, at the end. A run never
 overwrites another; ``resume`` continues an interrupted run in place: finished
 methods are kept, an interrupted network continues from its last checkpoint.
@@ -31,10 +29,7 @@ from quanta.config import (
 from quanta.data.dataset import Dataset
 from quanta.data.split import SPLITS
 from quanta.errors import UserError
-from quanta.rundir import create_run_directory, environment, require_run_directory
-
-PREDICTIONS = "predictions.npz"
-DATA_RECORD = "data.json"
+from quanta.rundir import MethodDirectory, RunDirectory
 
 
 @dataclass
@@ -98,10 +93,10 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
     """
     say = print if verbose else _silent
     if resume is not None:
-        directory = require_run_directory(resume)
-        raw = read_experiment(directory / "config.yaml")
+        run_dir = RunDirectory.open(resume)
+        raw = run_dir.read_config()
         if raw.get("data", {}).get("source") == ARRAYS:
-            raise UserError(f"{directory}: this run was trained on in-memory arrays; resume it from Python with the same data")
+            raise UserError(f"{run_dir.path}: this run was trained on in-memory arrays; resume it from Python with the same data")
         config = resolve(raw)
     else:
         raw = load_config(experiment)
@@ -112,25 +107,23 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
             raw["data"] = {"split": given.get("split", [0.7, 0.15, 0.15]),
                            "standardize": given.get("standardize", True), "source": ARRAYS}
         config = resolve(raw)
-        directory = None
+        run_dir = None
 
     prepared = prepare(config, data, say)
-    if directory is None:
-        directory = create_run_directory(Path(config.output) / config.name)
-        (directory / "config.yaml").write_text(to_yaml(config))
-        (directory / DATA_RECORD).write_text(json.dumps(data_record(prepared.dataset, prepared.parts), indent=1))
-        (directory / "environment.json").write_text(
-            json.dumps(environment(config.seed, config.device), indent=1))
-    say(f"run directory: {directory}")
+    if run_dir is None:
+        run_dir = RunDirectory.create(Path(config.output) / config.name)
+        run_dir.write_config(to_yaml(config))
+        run_dir.write_data(data_record(prepared.dataset, prepared.parts))
+        run_dir.write_environment(config.seed, config.device)
+    say(f"run directory: {run_dir.path}")
     task = prepared.task
 
     results: dict[str, MethodResult] = {}
     for entry in config.methods:
-        results[entry.name] = run_method(prepared, entry, directory, callbacks or [], resume is not None, say,
+        results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resume is not None, say,
                                          module)
-    (directory / "metrics.json").write_text(json.dumps(
-        {name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()}, indent=1))
-    run = ExperimentRun(directory, config, results)
+    run_dir.write_metrics({name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()})
+    run = ExperimentRun(run_dir.path, config, results)
     say(_summary(run, task))
     if report:
         say(f"report: {run.report()}")
@@ -212,36 +205,37 @@ def data_record(dataset: Any, parts: dict[str, Any]) -> dict[str, Any]:
             "info": {k: v for k, v in dataset.info.items() if isinstance(v, (str, int, float, bool, list, dict))}}
 
 
-def run_method(prepared: Prepared, entry, directory: Path, callbacks: list, resuming: bool, say=_silent,
+def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list, resuming: bool, say=_silent,
                module: Any = None) -> MethodResult:
-    """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``directory``."""
+    """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``run_dir``."""
     from quanta import estimators
-    from quanta.train.network import write_history
 
     task, parts = prepared.task, prepared.parts_for(entry)
-    method_dir = directory / entry.name
-    if resuming and (method_dir / "metrics.json").exists():
+    folder = run_dir.method(entry.name)
+    if resuming and folder.finished:
         say(f"{entry.name}: finished in the earlier run, kept")
-        return _reload(entry, method_dir)
-    method_dir.mkdir(exist_ok=True)
+        return _reload(entry, folder)
+    folder.create()
     train, valid = parts["train"], parts["valid"]
     start = time.perf_counter()
+    kind = estimators.kind_of(entry)
     estimator = estimators.build(entry, task, train, prepared.config.data.standardize, module)
-    resume = resuming and (method_dir / "checkpoint.safetensors").exists()
-    say(estimators.kind_of(entry).announce(entry, estimator, resume))
-    estimator.fit(train, valid, task=task, directory=method_dir, callbacks=callbacks, resume=resume,
+    resume = resuming and kind.can_resume(folder.path)
+    say(kind.announce(entry, estimator, resume))
+    estimator.fit(train, valid, task=task, directory=folder.path, callbacks=callbacks, resume=resume,
                   label=entry.name)
-    estimator.save(method_dir)
-    write_history(method_dir / "history.jsonl", estimator.history)
+    if folder.writer:
+        estimator.save(folder.path)
+    folder.write_history(estimator.history)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    metrics = _score(estimator, task, parts, method_dir)
+    metrics = _score(estimator, task, parts, folder)
     seconds = {"fit": fit_seconds, "predict": time.perf_counter() - start}
-    (method_dir / "metrics.json").write_text(json.dumps({**metrics, "seconds": seconds}, indent=1))
-    return MethodResult(entry.name, estimator, method_dir, metrics, list(estimator.history), seconds)
+    folder.write_metrics(metrics, seconds)
+    return MethodResult(entry.name, estimator, folder.path, metrics, list(estimator.history), seconds)
 
 
-def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict[str, dict[str, float]]:
+def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) -> dict[str, dict[str, float]]:
     """Predict every split, save the predictions, return the metrics per split."""
     arrays: dict[str, np.ndarray] = {}
     metrics: dict[str, dict[str, float]] = {}
@@ -261,7 +255,7 @@ def _score(estimator, task, parts: dict[str, Dataset], method_dir: Path) -> dict
             if weight is not None:
                 arrays[f"{name}_{prefix}weight"] = weight
             metrics[name].update({prefix + k: v for k, v in evaluation.metrics(y, scored, weight).items()})
-    np.savez(method_dir / PREDICTIONS, **arrays)
+    folder.write_predictions(arrays)
     return metrics
 
 
@@ -286,16 +280,13 @@ def per_element(arrays: dict[str, np.ndarray], y: np.ndarray | None,
     return y, score, weight
 
 
-def _reload(entry, method_dir: Path) -> MethodResult:
+def _reload(entry, folder: MethodDirectory) -> MethodResult:
     from quanta import estimators
-    from quanta.train.network import read_history
 
-    estimator = estimators.load(entry, method_dir)
-    stored = json.loads((method_dir / "metrics.json").read_text())
-    seconds = stored.pop("seconds", {})
-    history = read_history(method_dir / "history.jsonl")
-    estimator.history = history
-    return MethodResult(entry.name, estimator, method_dir, stored, history, seconds)
+    estimator = estimators.load(entry, folder.path)
+    stored, seconds = folder.read_metrics()
+    estimator.history = folder.read_history()
+    return MethodResult(entry.name, estimator, folder.path, stored, estimator.history, seconds)
 
 
 def _summary(run: ExperimentRun, task) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from quanta.errors import UserError, closest, unknown_name
+from quanta.rundir import RunDirectory
 
 OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".h5": "hdf5", ".hdf5": "hdf5", ".root": "root"}
 TREE = "predictions"  # the TTree of ROOT outputs
@@ -43,14 +44,11 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         keep: flat input columns (derived ones included) copied next to the scores.
         tree: the TTree of ROOT inputs (default: the run's ``tree``).
     """
-    from quanta.config import read_experiment
-    from quanta.rundir import require_run_directory
-
-    directory = require_run_directory(run_dir)
-    raw = read_experiment(directory / "config.yaml")
+    run = RunDirectory.open(run_dir)
+    raw = run.read_config()
     data = raw.get("data") or {}
     if data.get("source") != "files":
-        raise UserError(f"{directory}: this run was trained from the '{data.get('source')}' source, not from files; "
+        raise UserError(f"{run.path}: this run was trained from the '{data.get('source')}' source, not from files; "
                         "quanta predict reads new files the way a 'files' run read its own")
     entries = _method_entries(raw, methods)
     paths = [str(p) for p in paths]
@@ -66,7 +64,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     from quanta.tasks.evaluation import evaluation_of
 
     prefix = evaluation_of(raw.get("task", "binary")).prediction
-    reader = FileInputs(directory, raw, tree, keep)
+    reader = FileInputs(run, raw, tree, keep)
     written = []
     for path, target in zip(paths, targets, strict=True):
         with TableWriter(target) as writer:
@@ -84,7 +82,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                     table[name] = value
                 if len(dataset) == 0:
                     continue
-                estimators = estimators or _load(directory, entries)  # loaded once a file is known to be usable
+                estimators = estimators or _load(run, entries)  # loaded once a file is known to be usable
                 for method, estimator in estimators.items():
                     table.update(score_columns(method, prefix, estimator.predict(dataset)))
                 writer.append(table)
@@ -106,13 +104,13 @@ class FileInputs:
     the same inputs. Only the columns the inputs and ``keep`` need are read.
     """
 
-    def __init__(self, directory: Path, raw: dict[str, Any], tree: str | None = None, keep: Any = ()):
+    def __init__(self, run: RunDirectory, raw: dict[str, Any], tree: str | None = None, keep: Any = ()):
         data = raw.get("data") or {}
         self.data = data
         self.keep = list(keep)
         self.tree = tree if tree is not None else data.get("tree")
         self.collection = list(data.get("collection") or [])
-        self.names = list(self.collection) or _training_features(directory, data, self.tree)
+        self.names = list(self.collection) or _training_features(run, data, self.tree)
 
     def chunks(self, path: str):
         from quanta.data.dataset import Dataset
@@ -258,27 +256,25 @@ def _writable_folder(target: Path) -> None:
         raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
 
 
-def _load(directory: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _load(run: RunDirectory, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``{method name: estimator}`` loaded from the run's method folders."""
     from quanta import estimators
 
-    return {name: estimators.load(entry, directory / name) for name, entry in entries.items()}
+    return {name: estimators.load(entry, run.method(name).path) for name, entry in entries.items()}
 
 
-def _training_features(directory: Path, data: dict[str, Any], tree: str | None) -> list[str] | None:
+def _training_features(run: RunDirectory, data: dict[str, Any], tree: str | None) -> list[str] | None:
     """The feature names of training when ``features`` was empty (every numeric column).
 
     Read from the run's ``data.json``; for runs written before it existed,
     resolved again from the first training file. None when the features are
     named, or nothing is known (then they are resolved on the new file).
     """
-    import json
-
     if data.get("features"):
         return None
-    record = directory / "data.json"
-    if record.exists():
-        return json.loads(record.read_text()).get("feature_names")
+    record = run.read_data()
+    if record is not None:
+        return record.get("feature_names")
     patterns = list((data.get("classes") or {}).values()) or list(data.get("paths") or [])
     for pattern in patterns:
         matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]

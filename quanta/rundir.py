@@ -1,44 +1,287 @@
-"""Run directories: created fresh (never overwriting), described, recognised."""
+"""The run directory: one object that knows its layout and reads and writes every file of it.
+
+    runs/<experiment>/<timestamp>/
+      config.yaml          the resolved experiment              (written first; required)
+      environment.json     versions, device, seed, start time   (required to resume or report)
+      data.json            source, feature names, classes, split sizes
+      metrics.json         {method: {split: {metric: value}, "seconds": {...}}}   (written last)
+      report.html          the report (quanta.report)
+      <method>/            one folder per method (:class:`MethodDirectory`):
+        metrics.json       that method's metrics: present once it has finished
+        history.jsonl      one JSON record per epoch or round
+        predictions.npz    <split>[_<head>]_y, _score, _weight
+        ...                the estimator's own files (model.safetensors, checkpoint.safetensors, sklearn.json, ...)
+
+A run never overwrites another (:meth:`RunDirectory.create`). Every file is
+written atomically (a temporary file renamed into place), so a killed process
+leaves either the old file or the new one. Only the writing rank writes: under
+``torchrun`` (``RANK`` set and not 0) the write methods do nothing, so every
+rank can share one preparation and one run directory object. Reading a file
+that is damaged raises :class:`quanta.errors.UserError` naming it.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from quanta.config import NAME_PATTERN
 from quanta.errors import UserError
 
-RUN_MARKERS = ("config.yaml", "environment.json")
 PACKAGES = ("quanta", "torch", "numpy", "scikit-learn", "xgboost-cpu", "pythia8mc", "fastjet", "safetensors")
 
+#: Method names as the experiment file allows them: safe as a folder name inside the run directory.
+METHOD_NAME = re.compile(NAME_PATTERN)
 
-def create_run_directory(parent: Path) -> Path:
-    """A new, empty ``parent/<timestamp>`` folder; a clash gets a numbered suffix."""
-    parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        candidate = parent / (stamp if attempt == 0 else f"{stamp}-{attempt + 1}")
+
+def is_writing_rank() -> bool:
+    """Whether this process writes the run directory: the only process, or rank 0 of a distributed run."""
+    rank = os.environ.get("RANK", "0").strip() or "0"
+    return rank == "0"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _write_bytes(path: Path, payload: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(payload)
+    os.replace(partial, path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found (a run directory needs it)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot be read ({error})") from None
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(_read_text(path))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({_first_line(error)})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: expected a JSON object, received {type(value).__name__}")
+    return value
+
+
+class _Folder:
+    """What both kinds of folder share: a path, the writing flag and atomic writes."""
+
+    def __init__(self, path: str | Path, writer: bool | None = None):
+        self.path = Path(path)
+        self.writer = is_writing_rank() if writer is None else writer
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``name`` atomically (nothing on a non-writing rank)."""
+        target = self.path / name
+        if self.writer:
+            _write_bytes(target, text.encode("utf-8"))
+        return target
+
+    def write_json(self, name: str, value: Any) -> Path:
+        return self.write_text(name, json.dumps(value, indent=1))
+
+    def read_json(self, name: str, default: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON object in ``name``; ``default`` (when given) if the file is absent."""
+        path = self.path / name
+        if default is not None and not path.exists():
+            return default
+        return _read_json_object(path)
+
+
+class MethodDirectory(_Folder):
+    """The folder of one method inside a run directory."""
+
+    METRICS = "metrics.json"
+    HISTORY = "history.jsonl"
+    PREDICTIONS = "predictions.npz"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the method ran to the end (its metrics are written last)."""
+        return (self.path / self.METRICS).exists()
+
+    def create(self) -> MethodDirectory:
+        if self.writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write_metrics(self, metrics: dict[str, Any], seconds: dict[str, float]) -> Path:
+        return self.write_json(self.METRICS, {**metrics, "seconds": seconds})
+
+    def read_metrics(self) -> tuple[dict[str, Any], dict[str, float]]:
+        """``(metrics per split, seconds)`` of a finished method."""
+        stored = self.read_json(self.METRICS)
+        return stored, stored.pop("seconds", {})
+
+    def write_history(self, history: list[dict[str, Any]]) -> Path:
+        return self.write_text(self.HISTORY, "".join(json.dumps(record) + "\n" for record in history))
+
+    def append_history(self, record: dict[str, Any]) -> None:
+        """Add one epoch's record (appending, so a killed run keeps the epochs it finished)."""
+        if self.writer:
+            with (self.path / self.HISTORY).open("a") as stream:
+                stream.write(json.dumps(record) + "\n")
+
+    def read_history(self) -> list[dict[str, Any]]:
+        """The records of ``history.jsonl`` (none if it is absent)."""
+        path = self.path / self.HISTORY
+        if not path.is_file():
+            return []
+        records = []
+        for number, line in enumerate(_read_text(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UserError(f"{path}: line {number} is not valid JSON ({_first_line(error)})") from None
+            if not isinstance(record, dict):
+                raise UserError(f"{path}: line {number} is not a JSON object")
+            records.append(record)
+        return records
+
+    def write_predictions(self, arrays: dict[str, np.ndarray]) -> Path:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        target = self.path / self.PREDICTIONS
+        if self.writer:
+            _write_bytes(target, buffer.getvalue())
+        return target
+
+    def read_predictions(self) -> dict[str, np.ndarray]:
+        """The arrays of ``predictions.npz`` (none if it is absent)."""
+        path = self.path / self.PREDICTIONS
+        if not path.is_file():
+            return {}
         try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise UserError(f"{parent}: could not create a new run directory")
+            with np.load(path, allow_pickle=False) as archive:
+                return {key: archive[key] for key in archive.files}
+        except Exception as error:  # numpy raises many types for a damaged archive
+            raise UserError(f"{path}: not a readable NumPy .npz archive ({_first_line(error)})") from None
 
 
-def require_run_directory(path: str | Path) -> Path:
-    """``path`` if it is a quanta run directory, else a one-line error."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: no such run directory")
-    missing = [name for name in RUN_MARKERS if not (path / name).exists()]
-    if missing:
-        raise UserError(f"{path}: not a quanta run directory (missing {', '.join(missing)})")
-    return path
+class RunDirectory(_Folder):
+    """A run directory (see the module docstring for its layout)."""
+
+    CONFIG = "config.yaml"
+    ENVIRONMENT = "environment.json"
+    DATA = "data.json"
+    METRICS = "metrics.json"
+    REPORT = "report.html"
+    #: The files that make a folder a run directory.
+    MARKERS = (CONFIG, ENVIRONMENT)
+
+    @classmethod
+    def create(cls, parent: str | Path, name: str | None = None) -> RunDirectory:
+        """A new, empty ``parent/<timestamp>`` folder (a clash gets a numbered suffix), never an existing one.
+
+        ``name`` fixes the folder's name instead, for ranks that share the name the writing rank chose.
+        """
+        parent = Path(parent)
+        if name is not None:
+            return cls(parent / name)
+        if not is_writing_rank():
+            raise UserError(f"rank {os.environ.get('RANK')}: only rank 0 creates a run directory; "
+                            "pass the name it chose")
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1000):
+            candidate = parent / (stamp if attempt == 0 else f"{stamp}-{attempt + 1}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return cls(candidate)
+        raise UserError(f"{parent}: could not create a new run directory")
+
+    @classmethod
+    def open(cls, path: str | Path, markers: tuple[str, ...] = MARKERS) -> RunDirectory:
+        """The run directory at ``path``, else a one-line error (``markers`` are the files it must hold)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise UserError(f"{path}: no such run directory")
+        missing = [name for name in markers if not (path / name).exists()]
+        if missing:
+            raise UserError(f"{path}: not a quanta run directory (missing {', '.join(missing)})")
+        return cls(path)
+
+    def method(self, name: str) -> MethodDirectory:
+        """The folder of method ``name`` (the name is checked never to leave the run directory)."""
+        if not METHOD_NAME.match(name):
+            raise UserError(f"{self.path}: method name '{name}' cannot name a folder "
+                            "(letters, digits, '_', '.' and '-', starting with a letter or digit)")
+        return MethodDirectory(self.path / name, self.writer)
+
+    # -- the resolved experiment ---------------------------------------------------------------
+    def write_config(self, text: str) -> Path:
+        return self.write_text(self.CONFIG, text)
+
+    def read_config(self) -> dict[str, Any]:
+        """The raw experiment mapping of ``config.yaml``, read as an experiment file is."""
+        from quanta.config import read_experiment
+
+        return read_experiment(self.path / self.CONFIG)
+
+    def read_config_text(self) -> tuple[dict[str, Any], str]:
+        """``(mapping, text)`` of ``config.yaml``, for a report that shows it as written."""
+        import yaml
+
+        path = self.path / self.CONFIG
+        text = _read_text(path)
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise UserError(f"{path}: not valid YAML ({_first_line(error)})") from None
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise UserError(f"{path}: expected a mapping of experiment keys, received {type(config).__name__}")
+        return config, text
+
+    # -- the other run-level files -------------------------------------------------------------
+    def write_environment(self, seed: int, device: str) -> Path:
+        return self.write_json(self.ENVIRONMENT, environment(seed, device))
+
+    def read_environment(self) -> dict[str, Any]:
+        return self.read_json(self.ENVIRONMENT, default={})
+
+    def write_data(self, record: dict[str, Any]) -> Path:
+        return self.write_json(self.DATA, record)
+
+    def read_data(self) -> dict[str, Any] | None:
+        """``data.json``, or None for runs written before it existed."""
+        return self.read_json(self.DATA) if (self.path / self.DATA).exists() else None
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        return self.write_json(self.METRICS, metrics)
+
+    def read_metrics(self) -> dict[str, Any]:
+        return self.read_json(self.METRICS)
 
 
 def _version(package: str) -> str | None:
@@ -79,3 +322,6 @@ def environment(seed: int, device: str) -> dict[str, Any]:
         info[package] = _version(package)
     info["git_commit"] = _git_commit()
     return info
+
+
+__all__ = ["METHOD_NAME", "MethodDirectory", "RunDirectory", "environment", "is_writing_rank"]

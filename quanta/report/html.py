@@ -20,14 +20,14 @@ import html
 import io
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quanta.errors import UserError
 from quanta.evaluate import metric_goal
-from quanta.report.rundir import SPLITS, RunRecord, read_run
+from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
+from quanta.rundir import RunDirectory
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -137,11 +137,11 @@ def _metrics_table(run: RunRecord) -> str:
     """One table: rows grouped by split (test first), one column per metric."""
     columns: list[str] = []
     for method in run.methods:
-        for split in SPLITS:
+        for split in REPORT_ORDER:
             for key in method.metrics.get(split, {}):
                 if key not in columns:
                     columns.append(key)
-    splits = [s for s in SPLITS if any(s in m.metrics for m in run.methods)]
+    splits = [s for s in REPORT_ORDER if any(s in m.metrics for m in run.methods)]
     if not columns or not splits:
         return '<p class="missing">metrics.json holds no metric values.</p>'
 
@@ -228,7 +228,7 @@ def _colours(run: RunRecord) -> dict[str, str]:
 
 def _evaluation_split(run: RunRecord) -> str | None:
     """The split the comparison figures use: test if saved, else valid, else train."""
-    for split in SPLITS:
+    for split in REPORT_ORDER:
         if _predictions(run, split):
             return split
     return None
@@ -466,11 +466,7 @@ def write_report(run_dir: str | Path) -> Path:
     """
     run = read_run(run_dir)
     page = render(run)
-    target = run.path / "report.html"
-    partial = target.with_name(f".report.html.{os.getpid()}.tmp")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, target)
-    return target
+    return RunDirectory(run.path).write_text(RunDirectory.REPORT, page)
 
 
 __all__ = ["format_value", "metric_label", "render", "write_report"]

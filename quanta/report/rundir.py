@@ -1,39 +1,29 @@
 """Read a finished run directory into plain Python objects for the report.
 
-The run directory is written by the experiment runner; the report reads only
-what is in it, so a report can be rebuilt later, on another machine, from a
-copied directory::
-
-    run_dir/
-      config.yaml                    required: the resolved experiment
-      metrics.json                   required: {method: {split: {metric: value}}, "seconds": ...}
-      environment.json               optional: versions, device, seed, start time
-      <method>/history.jsonl         optional: one JSON record per epoch (networks)
-      <method>/predictions.npz       optional: <split>_y, <split>_score[, <split>_weight]
-
-A required file that is missing or unreadable raises
-:class:`quanta.errors.UserError` naming the file; optional parts that are
-absent are simply left empty.
+The report reads only what the run directory holds (its layout is in
+:mod:`quanta.rundir`), so a report can be rebuilt later, on another machine,
+from a copied directory. ``config.yaml`` and ``metrics.json`` are required;
+``environment.json``, ``data.json`` and each method's ``history.jsonl`` and
+``predictions.npz`` are used when present. A required file that is missing or
+unreadable raises :class:`quanta.errors.UserError` naming the file; optional
+parts that are absent are simply left empty.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from quanta.data.split import SPLITS
 from quanta.errors import UserError
+from quanta.rundir import METHOD_NAME, RunDirectory
 
 #: Splits in the order the report shows them: the test split is the one that counts.
-SPLITS = ("test", "valid", "train")
-
-#: Method names that are safe to use as a directory name inside the run directory.
-_METHOD_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+REPORT_ORDER = tuple(reversed(SPLITS))
 
 
 @dataclass
@@ -76,44 +66,6 @@ class RunRecord:
         return str(self.config.get("name") or self.path.name)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found (a run directory needs it)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot be read ({error})") from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(_read_text(path))
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({_first_line(error)})") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: expected a JSON object, received {type(value).__name__}")
-    return value
-
-
-def _read_config(path: Path) -> tuple[dict[str, Any], str]:
-    import yaml
-
-    text = _read_text(path)
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({_first_line(error)})") from None
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise UserError(f"{path}: expected a mapping of experiment keys, received {type(config).__name__}")
-    return config, text
-
-
 def _numbers(value: Any) -> dict[str, float]:
     """The numeric entries of a mapping as floats (other entries are ignored)."""
     if not isinstance(value, dict):
@@ -125,33 +77,9 @@ def _numbers(value: Any) -> dict[str, float]:
     }
 
 
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{path}: line {number} is not valid JSON ({_first_line(error)})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{path}: line {number} is not a JSON object")
-        records.append(record)
-    return records
-
-
-def _read_predictions(path: Path) -> dict[str, SplitPredictions]:
-    if not path.is_file():
-        return {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except Exception as error:  # numpy raises many types for a damaged archive
-        raise UserError(f"{path}: not a readable NumPy .npz archive ({_first_line(error)})") from None
+def _predictions(arrays: dict[str, np.ndarray], path: Path) -> dict[str, SplitPredictions]:
     predictions = {}
-    for split in SPLITS:
+    for split in REPORT_ORDER:
         y, score = arrays.get(f"{split}_y"), arrays.get(f"{split}_score")
         if y is None or score is None:
             continue
@@ -171,7 +99,7 @@ def _method_order(config: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
                 names.append(str(entry["name"]))
     for name, entry in metrics.items():
         # tolerate extra top-level keys: a method entry holds at least one split
-        if name not in names and isinstance(entry, dict) and any(s in entry for s in SPLITS):
+        if name not in names and isinstance(entry, dict) and any(s in entry for s in REPORT_ORDER):
             names.append(name)
     return names
 
@@ -185,25 +113,24 @@ def infer_task(methods: list[MethodRecord]) -> str | None:
 
 
 def read_run(run_dir: str | Path) -> RunRecord:
-    """Read ``run_dir`` (see the module docstring for its layout) into a :class:`RunRecord`."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise UserError(f"{path}: run directory not found")
-    config, config_text = _read_config(path / "config.yaml")
-    metrics = _read_json_object(path / "metrics.json")
-    env_path = path / "environment.json"
-    environment = _read_json_object(env_path) if env_path.exists() else {}
+    """Read ``run_dir`` (see :mod:`quanta.rundir` for its layout) into a :class:`RunRecord`."""
+    run = RunDirectory(run_dir, writer=False)
+    if not run.path.is_dir():
+        raise UserError(f"{run.path}: no such run directory")
+    config, config_text = run.read_config_text()
+    metrics = run.read_metrics()
 
     methods = []
     for name in _method_order(config, metrics):
         entry = metrics.get(name, {})
         record = MethodRecord(name)
         if isinstance(entry, dict):
-            record.metrics = {s: _numbers(entry[s]) for s in SPLITS if isinstance(entry.get(s), dict)}
+            record.metrics = {s: _numbers(entry[s]) for s in REPORT_ORDER if isinstance(entry.get(s), dict)}
             record.seconds = {k: v for k, v in _numbers(entry.get("seconds")).items() if math.isfinite(v)}
-        if _METHOD_NAME.match(name):  # never follow a name like "../x" out of the run directory
-            record.history = _read_history(path / name / "history.jsonl")
-            record.predictions = _read_predictions(path / name / "predictions.npz")
+        if METHOD_NAME.match(name):  # never follow a name like "../x" out of the run directory
+            folder = run.method(name)
+            record.history = folder.read_history()
+            record.predictions = _predictions(folder.read_predictions(), folder / folder.PREDICTIONS)
         methods.append(record)
 
     from quanta.tasks.evaluation import EVALUATIONS
@@ -211,9 +138,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
     task = config.get("task")
     if task not in EVALUATIONS or not EVALUATIONS[task].figures:
         task = infer_task(methods)
-    data_path = path / "data.json"
-    data = _read_json_object(data_path) if data_path.exists() else {}
-    return RunRecord(path, config, config_text, environment, methods, task, data)
+    return RunRecord(run.path, config, config_text, run.read_environment(), methods, task, run.read_data() or {})
 
 
-__all__ = ["SPLITS", "MethodRecord", "RunRecord", "SplitPredictions", "infer_task", "read_run"]
+__all__ = ["REPORT_ORDER", "MethodRecord", "RunRecord", "SplitPredictions", "infer_task", "read_run"]

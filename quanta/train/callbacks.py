@@ -14,13 +14,13 @@ with state that must survive a resume implements ``state``/``load_state``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 if TYPE_CHECKING:
+    from quanta.rundir import MethodDirectory
     from quanta.train.loop import Trainer
 
 
@@ -43,15 +43,14 @@ class Callback:
 
 
 class History(Callback):
-    """Appends each epoch's logs to ``history.jsonl`` (one JSON object per line)."""
+    """Appends each epoch's logs to the method folder's ``history.jsonl`` (one JSON object per line)."""
 
-    def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path else None
+    def __init__(self, folder: MethodDirectory | None):
+        self.folder = folder
 
     def on_epoch_end(self, trainer, epoch, logs):
-        if self.path is not None:
-            with self.path.open("a") as stream:
-                stream.write(json.dumps(logs) + "\n")
+        if self.folder is not None:
+            self.folder.append_history(logs)
 
 
 class EarlyStopping(Callback):

@@ -18,7 +18,6 @@ standardisation so that augmentations work in raw units.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from quanta.data.transforms import Standardize
 from quanta.errors import UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import parameters, validate_params
+from quanta.rundir import MethodDirectory
 from quanta.tasks import TASKS
 from quanta.tasks.base import Task
 from quanta.train.augment import AugmentPipeline, build_augmentations
@@ -40,10 +40,11 @@ from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
 from quanta.train.loop import Trainer, TrainingInterrupted
 from quanta.train.progress import Progress
-from quanta.train.transfer import TransferReport, load_matching
+from quanta.train.transfer import MODEL_FILE, TransferReport, load_matching
 
-MODEL_FILE = "model.safetensors"
+# A network's own files in its method folder (beside the run directory's, quanta.rundir)
 CHECKPOINT_FILE = "checkpoint.safetensors"
+TRANSFER_FILE = "transfer.json"  # what init_from loaded, and what it left out
 
 
 def build_model(name: str, params: dict[str, Any], shapes: dict[str, tuple[int, ...]], out_features: int,
@@ -108,7 +109,8 @@ class Network:
         directory = Path(directory) if directory else None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        hooks: list[Callback] = [History(directory / "history.jsonl" if directory else None)]
+        folder = MethodDirectory(directory) if directory is not None else None
+        hooks: list[Callback] = [History(folder)]
         if valid_data is not None:
             monitor = self.config.monitor
             hooks.append(EarlyStopping(self.config.patience, f"valid_{monitor}", self.task.goal(monitor)))
@@ -122,7 +124,7 @@ class Network:
         if self.config.init_from and not resume:
             self.transfer_report = load_matching(self.model, self.config.init_from)
             if directory is not None:
-                self.transfer_report.write(directory / "transfer.json")
+                self.transfer_report.write(directory / TRANSFER_FILE)
             if self.config.progress:
                 print(self.transfer_report.summary())
         self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs, hooks,
@@ -131,8 +133,8 @@ class Network:
             if checkpoint is None or not checkpoint.exists():
                 raise UserError(f"{directory}: no checkpoint to resume from ({CHECKPOINT_FILE} is missing)")
             self.trainer.load_checkpoint(checkpoint)
-        if directory is not None:  # the history file restarts from what the checkpoint holds
-            write_history(directory / "history.jsonl", self.trainer.history)
+        if folder is not None:  # the history file restarts from what the checkpoint holds
+            folder.write_history(self.trainer.history)
         try:
             self.trainer.fit(train_data, valid_data)
         except TrainingInterrupted as stop:
@@ -207,15 +209,3 @@ def describe(network: Network) -> str:
     """One line: the model's class and its number of trainable parameters."""
     count = sum(p.numel() for p in network.model.parameters() if p.requires_grad)
     return f"{type(network.model).__name__} with {count:,} trainable parameters"
-
-
-def write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(record) + "\n" for record in history))
-
-
-def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """The epochs of a ``history.jsonl`` file."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -37,7 +37,7 @@ from torch import nn
 
 from quanta.errors import UserError
 
-MODEL_FILE = "model.safetensors"
+MODEL_FILE = "model.safetensors"  # a trained network's weights in its method folder
 
 
 @dataclass

@@ -213,7 +213,7 @@ def test_corrupt_predictions_and_history_name_the_file(tmp_path):
 
 
 def test_missing_run_directory(tmp_path):
-    with pytest.raises(UserError, match="run directory not found"):
+    with pytest.raises(UserError, match="no such run directory"):
         write_report(tmp_path / "nowhere")
 
 
