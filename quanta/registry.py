@@ -148,7 +148,9 @@ def validate_params(
         name = str(first["loc"][0])
         allowed = model.model_fields[name].description
         if allowed:
-            raise bad_param(getattr(factory, "__name__", where), name, allowed, params[name]) from None
+            # a source function is named by itself; a model or method class by its entry (where)
+            entry = where if inspect.isclass(factory) else getattr(factory, "__name__", where)
+            raise bad_param(entry, name, allowed, params[name]) from None
         key = ".".join(str(p) for p in first["loc"])
         raise UserError(
             f"{where}.{key}: {first['msg'].lower()}, received {params.get(first['loc'][0])!r}"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from quanta.data.dataset import Dataset
 from quanta.errors import UserError
@@ -25,6 +27,7 @@ OBJECTIVES = {
 }
 SUPPORTED = "binary, multiclass, regression"
 MODEL_FILE = "boosted_trees.json"
+FRACTION = "a fraction in (0, 1]"
 
 
 class BoostedTrees(Method):
@@ -48,9 +51,17 @@ class BoostedTrees(Method):
         seed: random seed for subsampling.
     """
 
-    def __init__(self, n_estimators: int = 500, max_depth: int = 4, learning_rate: float = 0.1,
-                 subsample: float = 1.0, colsample_bytree: float = 1.0, min_child_weight: float = 1.0,
-                 reg_lambda: float = 1.0, early_stopping_rounds: int = 30, n_jobs: int = 0, seed: int = 1):
+    def __init__(self,
+                 n_estimators: Annotated[int, Field(ge=1, description="an integer >= 1 (rounds)")] = 500,
+                 max_depth: Annotated[int, Field(ge=1, description="an integer >= 1")] = 4,
+                 learning_rate: Annotated[float, Field(gt=0, description="a number > 0")] = 0.1,
+                 subsample: Annotated[float, Field(gt=0, le=1, description=FRACTION)] = 1.0,
+                 colsample_bytree: Annotated[float, Field(gt=0, le=1, description=FRACTION)] = 1.0,
+                 min_child_weight: Annotated[float, Field(ge=0, description="a number >= 0")] = 1.0,
+                 reg_lambda: Annotated[float, Field(ge=0, description="a number >= 0")] = 1.0,
+                 early_stopping_rounds: Annotated[int, Field(ge=0, description="an integer >= 0 (0: never)")] = 30,
+                 n_jobs: Annotated[int, Field(ge=0, description="an integer >= 0 (0: all cores)")] = 0,
+                 seed: int = 1):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -63,20 +74,9 @@ class BoostedTrees(Method):
         self.seed = seed
         self.history = []
 
-    def _check(self) -> None:
-        for name in ("n_estimators", "max_depth"):
-            if getattr(self, name) < 1:
-                raise UserError(f"boosted_trees.{name}: expected a positive integer, received {getattr(self, name)}")
-        for name in ("subsample", "colsample_bytree"):
-            if not 0 < getattr(self, name) <= 1:
-                raise UserError(f"boosted_trees.{name}: expected a fraction in (0, 1], received {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise UserError(f"boosted_trees.learning_rate: expected a positive number, received {self.learning_rate}")
-
     def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context) -> BoostedTrees:
         import xgboost
 
-        self._check()
         output = task.evaluation.output
         if output not in OBJECTIVES:
             raise UserError(f"boosted_trees: task '{task.name}' is not supported; allowed: {SUPPORTED}")

@@ -48,8 +48,8 @@ def test_multiclass_and_regression():
 
 def test_errors(tmp_path):
     train, valid, _ = split_xor()
-    with pytest.raises(UserError, match="subsample"):
-        METHODS.create("boosted_trees", subsample=1.5).fit(train, valid, TASKS.create("binary"))
+    with pytest.raises(UserError, match=r"subsample must be a fraction in \(0, 1\]; received 1.5"):
+        METHODS.create("boosted_trees", subsample=1.5)
     with pytest.raises(UserError, match="unknown parameter 'depth'; did you mean 'max_depth'"):
         METHODS.create("boosted_trees", depth=3)
     with pytest.raises(UserError, match="no saved boosted trees"):
@@ -60,3 +60,15 @@ def test_errors(tmp_path):
         METHODS.get("boosted_trees").load(tmp_path)
     with pytest.raises(RuntimeError, match="call fit first"):
         METHODS.create("boosted_trees").predict(train)
+
+
+def test_a_bad_hyperparameter_is_refused_before_any_data_is_made(tmp_path):
+    from tests.conftest import run_quanta
+
+    (tmp_path / "e.yaml").write_text("data: {source: jets, size: 300}\n"
+                                     "methods: [{name: bdt, method: boosted_trees, params: {n_estimators: 0}}]\n")
+    done = run_quanta("run", "e.yaml", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("quanta: error: methods[0].params: n_estimators must be an integer >= 1 (rounds); "
+                                   "received 0")
+    assert not (tmp_path / "runs").exists()
