@@ -110,6 +110,9 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
         seed: the seed of split, initialisation and batch order.
         out: the folder that receives the run directory.
         standardize: standardise inputs with statistics of the training split.
+        verbose: print progress and the metrics table.
+        callbacks: training callbacks (``quanta.train.callbacks.Callback``): per epoch of a
+            network, per round of boosted trees, at start and end of every method.
         **train: training options of a network (``epochs``, ``batch_size``, ``lr``,
             ``optimizer``, ``schedule``, ``patience``, ``device``, ...; see ``TrainConfig``).
     """

@@ -87,7 +87,8 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         resume: an earlier run directory to continue instead of starting a new one.
         data: a data set to use instead of the config's source (``quanta.fit``).
         module: the ``torch.nn.Module`` of a method whose model is ``module`` (``quanta.fit``).
-        callbacks: extra training callbacks for every network method.
+        callbacks: extra training callbacks for every method (per epoch of a network, per round of
+            boosted trees; see ``quanta.methods.base.Method.notify``).
         verbose: print progress and the metrics table.
         report: write ``report.html`` at the end (``quanta.fit`` leaves it to ``Run.report()``).
     """

@@ -22,7 +22,11 @@ class Method:
     history: list[dict[str, Any]]
 
     def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context: Any) -> Method:
-        """Fit for ``task``; ``context`` (directory, callbacks, resume, label) as a network gets it."""
+        """Fit for ``task``; ``context`` (directory, callbacks, resume, label) as a network gets it.
+
+        ``callbacks`` get ``on_fit_start`` and ``on_fit_end`` (see :meth:`notify`), and
+        ``on_epoch_end`` after each round of a method that has rounds.
+        """
         raise NotImplementedError
 
     def predict(self, data: Dataset) -> np.ndarray:
@@ -35,6 +39,16 @@ class Method:
     @classmethod
     def load(cls, directory: str | Path) -> Method:
         raise NotImplementedError
+
+    @staticmethod
+    def notify(callbacks: list | None, hook: str, *args: Any) -> None:
+        """Call ``hook`` of every training callback (``quanta.train.callbacks``), as a network's trainer does.
+
+        A classical method passes itself where a network passes its trainer;
+        its rounds (boosted trees) are the epochs: ``on_epoch_end(method, round, record)``.
+        """
+        for callback in callbacks or []:
+            getattr(callback, hook)(*args)
 
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):

@@ -100,16 +100,15 @@ class BoostedTrees(Method):
             evals.append((xgboost.DMatrix(table(valid), label=valid.y, weight=valid.arrays.get("weight")), "valid"))
         record: dict = {}
         stopping = self.early_stopping_rounds if len(evals) > 1 and self.early_stopping_rounds > 0 else None
+        callbacks = context.get("callbacks")
+        self.history = []
+        self.notify(callbacks, "on_fit_start", self)
         self.booster_ = xgboost.train(params, matrix, num_boost_round=self.n_estimators, evals=evals,
-                                      evals_result=record, early_stopping_rounds=stopping, verbose_eval=False)
+                                      evals_result=record, early_stopping_rounds=stopping, verbose_eval=False,
+                                      callbacks=[_rounds_callback()(self, metric, callbacks)])
         self.task_ = task.name
-        rounds = len(record["train"][metric])
-        self.history = [
-            {"epoch": i + 1, "train_loss": record["train"][metric][i],
-             **({"valid_loss": record["valid"][metric][i]} if "valid" in record else {})}
-            for i in range(rounds)
-        ]
-        self.best_round_ = int(self.booster_.best_iteration) if stopping else rounds - 1
+        self.best_round_ = int(self.booster_.best_iteration) if stopping else len(self.history) - 1
+        self.notify(callbacks, "on_fit_end", self)
         return self
 
     def predict(self, data: Dataset) -> np.ndarray:
@@ -171,3 +170,23 @@ def _chunks(part):
             self.position = 0
 
     return Chunks()
+
+
+def _rounds_callback():
+    import xgboost
+
+    class Rounds(xgboost.callback.TrainingCallback):
+        """Records each boosting round in the method's history and hands it to the training callbacks."""
+
+        def __init__(self, method: BoostedTrees, metric: str, callbacks: list | None):
+            self.method, self.metric, self.callbacks = method, metric, callbacks
+
+        def after_iteration(self, model, epoch: int, evals_log) -> bool:
+            logs = {"epoch": epoch + 1, "train_loss": evals_log["train"][self.metric][-1]}
+            if "valid" in evals_log:
+                logs["valid_loss"] = evals_log["valid"][self.metric][-1]
+            self.method.history.append(logs)
+            self.method.notify(self.callbacks, "on_epoch_end", self.method, epoch + 1, logs)
+            return False  # never stops boosting; early stopping is XGBoost's own
+
+    return Rounds

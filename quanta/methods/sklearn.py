@@ -84,7 +84,10 @@ class ScikitLearnMethod(Method):
             fit_arguments[f"{prefix}sample_weight"] = weight
         if y is not None and self.output_ != "values":
             y = y.astype(np.int64)
+        callbacks = context.get("callbacks")
+        self.notify(callbacks, "on_fit_start", self)
         self.learner_.fit(x, y, **fit_arguments)
+        self.notify(callbacks, "on_fit_end", self)
         return self
 
     def predict(self, data: Dataset) -> np.ndarray:

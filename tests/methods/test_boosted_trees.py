@@ -72,3 +72,37 @@ def test_a_bad_hyperparameter_is_refused_before_any_data_is_made(tmp_path):
     assert done.stderr.strip() == ("quanta: error: methods[0].params: n_estimators must be an integer >= 1 (rounds); "
                                    "received 0")
     assert not (tmp_path / "runs").exists()
+
+
+class Recorder:
+    """A training callback that writes down what it is told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_fit_start(self, trainer):
+        self.calls.append("start")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.calls.append((epoch, dict(logs)))
+
+    def on_fit_end(self, trainer):
+        self.calls.append("end")
+
+
+def test_training_callbacks_see_every_round(tmp_path):
+    from quanta import fit
+
+    x, y = xor_clouds(600)
+    recorder = Recorder()
+    run = fit("boosted_trees", (x, y), params={"n_estimators": 40, "early_stopping_rounds": 5}, out=tmp_path,
+              verbose=False, callbacks=[recorder])
+    history = run.result.estimator.history
+    assert recorder.calls[0] == "start" and recorder.calls[-1] == "end"
+    rounds = recorder.calls[1:-1]
+    assert [epoch for epoch, _ in rounds] == list(range(1, len(history) + 1))
+    assert [logs for _, logs in rounds] == history
+    assert all(set(logs) == {"epoch", "train_loss", "valid_loss"} for logs in history)
+    logistic = Recorder()
+    fit("logistic_regression", (x, y), out=tmp_path, verbose=False, callbacks=[logistic])
+    assert logistic.calls == ["start", "end"]
