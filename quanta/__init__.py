@@ -3,7 +3,8 @@
     import quanta as qt
     data = qt.data.load("jets", view="features", size=20_000, seed=1)
     run = qt.fit("mlp", data, task="binary", epochs=20)
-    run.metrics["test"]["auc"]; run.report()
+    run.metrics["test"]["auc"]; run.save("results/mlp")
+    run = qt.load_run("results/mlp"); run.report()
 
 Heavy libraries (torch, Pythia, matplotlib) are imported only when needed.
 """
@@ -22,6 +23,13 @@ def fit(model, data, task: str = "binary", **options):
     return _fit(model, data, task=task, **options)
 
 
+def load_run(directory, method=None):
+    """Reopen a finished run directory: metrics, history, predict, report (see quanta.api.load_run)."""
+    from quanta.api import load_run as _load
+
+    return _load(directory, method)
+
+
 def run_experiment(experiment, **overrides):
     """Run an experiment file (path) or dict; returns the finished ExperimentRun."""
     from quanta.experiment import run_experiment as _run
@@ -29,4 +37,4 @@ def run_experiment(experiment, **overrides):
     return _run(experiment, **overrides)
 
 
-__all__ = ["__version__", "data", "fit", "run_experiment"]
+__all__ = ["__version__", "data", "fit", "load_run", "run_experiment"]

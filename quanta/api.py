@@ -1,14 +1,20 @@
-"""``quanta.fit``: one model or method on one data set, in one call.
+"""``quanta.fit``: one model or method on one data set, in one call; ``quanta.load_run`` to reopen one.
 
     run = qt.fit("mlp", (X, y), task="binary", epochs=20, params={"hidden": [32, 32]})
-    run.metrics["test"]["auc"]; run.predict(X_new); run.report()
+    run.metrics["test"]["auc"]; run.predict(X_new); run.save("results/mlp")
+    run = qt.load_run("results/mlp"); run.report()
 
 It is a one-method experiment: the same validation, split, training,
-evaluation and run directory as ``quanta run``.
+evaluation and run directory as ``quanta run``. Unless ``out=`` names a
+folder, the run directory is a temporary one, removed when the Run is
+garbage-collected: :meth:`Run.save` keeps it.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,12 +68,12 @@ class Run:
         return self.result.estimator.predict(data)
 
     def _predict_files(self, paths: list[str | Path]) -> np.ndarray:
-        from quanta.predict import FileInputs
+        from quanta.predict import FileInputs, file_reading
         from quanta.rundir import RunDirectory
 
         run = RunDirectory(self.directory)
         raw = run.read_config()
-        if (raw.get("data") or {}).get("source") != "files":
+        if file_reading(run, raw) is None:
             raise UserError(f"{self.directory}: this run was not trained from files; pass arrays or a Dataset")
         reader = FileInputs(run, raw)
         scores = []
@@ -82,6 +88,53 @@ class Run:
         """Write ``report.html`` in the run directory; returns its path."""
         return self.experiment.report()
 
+    def save(self, directory: str | Path) -> Path:
+        """Copy the run directory to ``directory`` (new, or an empty folder) and go on from there.
+
+        ``qt.load_run(directory)`` reopens it later, ``quanta report`` and
+        ``quanta predict`` read it.
+        """
+        target = Path(directory)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise UserError(f"{target}: exists and is not an empty folder; save a run to a new folder")
+        if target.resolve() == self.directory.resolve():
+            return target
+        try:
+            shutil.copytree(self.directory, target, dirs_exist_ok=True)
+        except OSError as error:
+            raise UserError(f"{target}: cannot be written ({error.strerror or type(error).__name__})") from None
+        self.experiment.directory = target
+        for result in self.experiment.results.values():
+            result.directory = target / result.name
+        return target
+
+
+def load_run(directory: str | Path, method: str | None = None) -> Run:
+    """Reopen a finished run directory (of ``quanta run`` or a saved :class:`Run`).
+
+    ``method`` picks one of its methods (default: the first that finished);
+    every finished method is in ``run.experiment.results``.
+    """
+    from quanta.config import resolve
+    from quanta.experiment import reload_method
+    from quanta.rundir import RunDirectory
+
+    run_dir = RunDirectory.open(directory)
+    config = resolve(run_dir.read_config())
+    results = {}
+    for entry in config.methods:
+        folder = run_dir.method(entry.name)
+        if folder.finished:
+            results[entry.name] = reload_method(entry, folder)
+    if not results:
+        raise UserError(f"{run_dir.path}: no method of this run has finished (resume it with quanta run --resume)")
+    chosen = method or next(iter(results))
+    if chosen not in results:
+        from quanta.errors import unknown_name
+
+        raise unknown_name("method", chosen, results, "the run's config.yaml")
+    return Run(ExperimentRun(run_dir.path, config, results), results[chosen])
+
 
 def _as_dataset(data: Any) -> Any:
     if isinstance(data, Dataset) or getattr(data, "streamed", False):  # a Dataset or a Stream
@@ -95,7 +148,7 @@ def _as_dataset(data: Any) -> Any:
 def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] | None = None,
         task_params: dict[str, Any] | None = None,
         name: str | None = None, split: tuple[float, float, float] = (0.7, 0.15, 0.15),
-        seed: int = 1, out: str | Path = "runs", standardize: bool = True, verbose: bool = True,
+        seed: int = 1, out: str | Path | None = None, standardize: bool = True, verbose: bool = False,
         callbacks: list | None = None, **train: Any) -> Run:
     """Train ``model`` on ``data`` for ``task`` and evaluate it on a held-out test split.
 
@@ -108,9 +161,10 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
         params: hyperparameters of the model or method.
         split: train, validation and test fractions.
         seed: the seed of split, initialisation and batch order.
-        out: the folder that receives the run directory.
+        out: the folder that receives the run directory (``out/<name>/<timestamp>``);
+            None: a temporary one, removed with the Run unless :meth:`Run.save` keeps it.
         standardize: standardise inputs with statistics of the training split.
-        verbose: print progress and the metrics table.
+        verbose: print the data, training progress and the metrics table.
         callbacks: training callbacks (``quanta.train.callbacks.Callback``): per epoch of a
             network, per round of boosted trees, at start and end of every method.
         **train: training options of a network (``epochs``, ``batch_size``, ``lr``,
@@ -140,8 +194,18 @@ def fit(model: Any, data: Any, task: str = "binary", *, params: dict[str, Any] |
         raise UserError(f"{', '.join(train)}: training options apply to networks, not to method '{model}'")
     if "model" in entry:
         entry["train"] = {"progress": verbose, **train}
-    config = {"name": label, "seed": seed, "task": task, "task_params": dict(task_params or {}), "data": {"split": list(split), "standardize": standardize},
-              "methods": [entry], "output": str(out)}
-    experiment = run_experiment(config, data=dataset, verbose=verbose, callbacks=callbacks,
-                                module=module, report=False)
-    return Run(experiment, experiment.results[label])
+    scratch = tempfile.mkdtemp(prefix="quanta-run-") if out is None else None
+    config = {"name": label, "seed": seed, "task": task, "task_params": dict(task_params or {}),
+              "data": {"split": list(split), "standardize": standardize},
+              "methods": [entry], "output": str(out if out is not None else scratch)}
+    try:
+        experiment = run_experiment(config, data=dataset, verbose=verbose, callbacks=callbacks,
+                                    module=module, report=False)
+    except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    run = Run(experiment, experiment.results[label])
+    if scratch is not None:  # nothing is left behind unless the run is saved
+        weakref.finalize(run, shutil.rmtree, scratch, True)
+    return run

@@ -215,7 +215,7 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     folder = run_dir.method(entry.name)
     if resuming and folder.finished:
         say(f"{entry.name}: finished in the earlier run, kept")
-        return _reload(entry, folder)
+        return reload_method(entry, folder)
     folder.create()
     train, valid = parts["train"], parts["valid"]
     start = time.perf_counter()
@@ -281,7 +281,8 @@ def per_element(arrays: dict[str, np.ndarray], y: np.ndarray | None,
     return y, score, weight
 
 
-def _reload(entry, folder: MethodDirectory) -> MethodResult:
+def reload_method(entry, folder: MethodDirectory) -> MethodResult:
+    """The result of a method that finished in an earlier run, loaded from its folder."""
     from quanta import estimators
 
     estimator = estimators.load(entry, folder.path)

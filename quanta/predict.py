@@ -47,7 +47,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     run = RunDirectory.open(run_dir)
     raw = run.read_config()
     data = raw.get("data") or {}
-    if data.get("source") != "files":
+    if file_reading(run, raw) is None:
         raise UserError(f"{run.path}: this run was trained from the '{data.get('source')}' source, not from files; "
                         "quanta predict reads new files the way a 'files' run read its own")
     entries = _method_entries(raw, methods)
@@ -105,7 +105,7 @@ class FileInputs:
     """
 
     def __init__(self, run: RunDirectory, raw: dict[str, Any], tree: str | None = None, keep: Any = ()):
-        data = raw.get("data") or {}
+        data = file_reading(run, raw) or {}
         self.data = data
         self.keep = list(keep)
         self.tree = tree if tree is not None else data.get("tree")
@@ -121,7 +121,7 @@ class FileInputs:
         data = self.data
         fmt = data.get("format") if data.get("format", "auto") != "auto" else format_of(path)
         spec = Inputs(list(self.names or data.get("features") or []), dict(data.get("derived") or {}),
-                      data.get("selection"), None, None, self.collection, int(data.get("pad_length") or 0),
+                      data.get("selection"), [], None, self.collection, int(data.get("pad_length") or 0),
                       data.get("sort_by"))
         available = column_names(path, fmt, self.tree)
         for name in self.keep:
@@ -254,6 +254,23 @@ def _writable_folder(target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
+
+
+def file_reading(run: RunDirectory, raw: dict[str, Any]) -> dict[str, Any] | None:
+    """How the run read its training files (the ``files`` source's parameters); None if it read none.
+
+    A run of ``quanta run`` holds them in ``config.yaml``; a run of
+    ``quanta.fit`` on a data set of the ``files`` source, in ``data.json``.
+    """
+    from quanta.config import ARRAYS
+
+    data = raw.get("data") or {}
+    if data.get("source") == "files":
+        return data
+    reading = ((run.read_data() or {}).get("info") or {}).get("reading")
+    if data.get("source") == ARRAYS and isinstance(reading, dict):
+        return {"source": "files", **reading}
+    return None
 
 
 def _load(run: RunDirectory, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:

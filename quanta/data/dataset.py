@@ -92,7 +92,8 @@ class Dataset:
             if needs_targets:
                 raise UserError(f"{self.name}: no targets 'y' to learn from")
             return self
-        return self.with_arrays(y=check_targets(np.asarray(self.y), f"{self.name} targets"))
+        where = self.info.get("targets_from") or f"{self.name} targets"
+        return self.with_arrays(y=check_targets(np.asarray(self.y), where))
 
     def parts(self, fractions, seed: int, check_targets=None) -> dict[str, Dataset]:
         """Train, valid and test parts (targets were checked by :meth:`checked`)."""
@@ -106,9 +107,15 @@ class Dataset:
 
         return Standardize().fit(self)
 
-    def with_transform(self, transform) -> Dataset:
-        """This part with ``transform`` applied to its inputs (itself for None)."""
-        return transform.apply(self) if transform is not None else self
+    def with_transform(self, transform, targets=None) -> Dataset:
+        """This part with ``transform`` applied to its inputs and ``targets`` (a TargetScaling) to ``y``.
+
+        Either may be None; with both None the part itself.
+        """
+        data = transform.apply(self) if transform is not None else self
+        if targets is not None and "y" in data:
+            data = data.with_arrays(y=targets.apply_arrays(data.y))
+        return data
 
     def loader(self, device, names: tuple[str, ...]):
         """The arrays ``names`` resident on ``device``, batched by index gathers."""

@@ -43,6 +43,8 @@ class Task:
     higher_is_better: bool = False
     #: data-set arrays besides ``y`` the loss reads (moved to the device with the batch)
     target_arrays: tuple[str, ...] = ()
+    #: whether a network learns ``y`` shifted and scaled to unit variance (real-valued targets)
+    scales_targets: bool = False
 
     def __init__(self) -> None:
         """Built-in tasks take no parameters; a subclass may add keyword ones with defaults."""

@@ -23,6 +23,7 @@ class Regression(Task):
     evaluation = REGRESSION
     monitor = "mse"
     higher_is_better = False
+    scales_targets = True  # outputs of O(1) learn targets of O(100) GeV as fast as of O(1)
 
     def check_targets(self, y: np.ndarray, where: str) -> np.ndarray:
         if y.dtype.kind not in "biuf":

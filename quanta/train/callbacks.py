@@ -116,11 +116,17 @@ class Checkpoint(Callback):
 
 
 class StopAfter(Callback):
-    """Raises KeyboardInterrupt after ``epoch`` epochs, as a Ctrl-C would (tests, demos)."""
+    """Raises KeyboardInterrupt after ``epoch`` epochs of a network, as a Ctrl-C would (tests, demos).
+
+    The rounds of a classical method (boosted trees) are not counted: it is a
+    network's training, with its checkpoint, that this interrupts.
+    """
 
     def __init__(self, epoch: int):
         self.epoch = epoch
 
     def on_epoch_end(self, trainer, epoch, logs):
-        if epoch >= self.epoch:
+        from quanta.train.loop import Trainer
+
+        if isinstance(trainer, Trainer) and epoch >= self.epoch:
             raise KeyboardInterrupt

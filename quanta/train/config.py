@@ -56,6 +56,8 @@ class TrainConfig:
     patience: Annotated[int, Field(ge=0)] = 5  # early stopping: epochs without validation-loss improvement; 0 turns it off
     monitor: str = "loss"  # the validation metric early stopping watches (its direction comes from the task)
     clip_grad_norm: Annotated[float, Field(gt=0)] | None = None  # clip the global gradient norm to this value
+    # regression targets are shifted and scaled to unit variance (training split), outputs scaled back
+    standardize_targets: bool = True
     # -- transfer learning (quanta.train.transfer) --
     init_from: str | None = None  # a run's method folder or a model.safetensors: matching weights are loaded
     freeze: list[str] = field(default_factory=list)  # parameter-name patterns kept fixed, e.g. "layers.0.*"

@@ -4,8 +4,11 @@ This is what an experiment runs for a ``model:`` entry, and what
 ``quanta.fit`` returns inside its Run. It has the same ``fit``/``predict``
 surface as the classical methods in ``quanta.methods``:
 
-- ``fit(train, valid)`` fits the input transform on ``train`` only, then trains;
-- ``predict(data)`` applies the saved transform and returns task scores;
+- ``fit(train, valid)`` fits the input transform on ``train`` only (and, for a
+  task that scales its targets - regression - the targets' shift and scale),
+  then trains; losses in the history are in those scaled units;
+- ``predict(data)`` applies the saved transform and returns task scores (in the
+  targets' own units);
 - ``save(directory)`` / ``Network.load(directory)`` keep weights, transform,
   the model's name and parameters and the task's name and parameters in one
   safetensors file (no pickle).
@@ -26,7 +29,7 @@ import torch
 
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
-from quanta.data.transforms import Standardize
+from quanta.data.transforms import Standardize, TargetScaling
 from quanta.errors import UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import parameters, validate_params
@@ -77,6 +80,7 @@ class Network:
         self.spec = spec
         self.inputs: tuple[str, ...] = tuple(getattr(model, "inputs", ("x",)))
         self.transform: Standardize | None = None
+        self.target_scaling: TargetScaling | None = None  # regression targets, when the task scales them
         self.history: list[dict[str, Any]] = []
         self.device = resolve_device(self.config.device)
         self.trainer: Trainer | None = None
@@ -102,8 +106,10 @@ class Network:
         torch.manual_seed(self.config.seed)
         if self.standardize:
             self.transform = train.standardize()
-            train = self._prepared(train)
-            valid = self._prepared(valid) if valid is not None and len(valid) else valid
+        if self.task.scales_targets and self.config.standardize_targets and "y" in train:
+            self.target_scaling = TargetScaling().fit(train.targets["y"])
+        train = self._prepared(train, with_targets=True)
+        valid = self._prepared(valid, with_targets=True) if valid is not None and len(valid) else valid
         train_data = self._device_data(train)
         valid_data = self._device_data(valid) if valid is not None and len(valid) else None
         directory = Path(directory) if directory else None
@@ -156,23 +162,27 @@ class Network:
         return AugmentPipeline(build_augmentations(self.config.augment), mean, scale)
 
     # -- prediction -------------------------------------------------------------
-    def _prepared(self, data: Dataset) -> Dataset:
-        return data.with_transform(self.transform)
+    def _prepared(self, data: Dataset, with_targets: bool = False) -> Dataset:
+        return data.with_transform(self.transform, self.target_scaling if with_targets else None)
 
     def predict(self, data: Dataset, batch_size: int = 8192) -> np.ndarray:
-        """Task scores for ``data`` (signal probability, class probabilities or values)."""
+        """Task scores for ``data`` (signal probability, class probabilities or values, in the targets' units)."""
         device_data = self._device_data(self._prepared(data), with_targets=False)
         if self.trainer is None:
             self.model.to(self.device)
             self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs)
         output = self.trainer.outputs(device_data, batch_size)
-        return self.task.scores(output).cpu().numpy()
+        scores = self.task.scores(output).cpu().numpy()
+        return self.target_scaling.invert(scores) if self.target_scaling is not None else scores
 
     # -- persistence ------------------------------------------------------------
     def _transform_tensors(self) -> dict[str, torch.Tensor]:
-        if self.transform is None:
-            return {}
-        return {f"transform.{k}": torch.as_tensor(v) for k, v in self.transform.state().items()}
+        tensors = {}
+        if self.transform is not None:
+            tensors.update({f"transform.{k}": torch.as_tensor(v) for k, v in self.transform.state().items()})
+        if self.target_scaling is not None:
+            tensors.update({f"targets.{k}": torch.as_tensor(v) for k, v in self.target_scaling.state().items()})
+        return tensors
 
     def save(self, directory: str | Path) -> Path:
         """Write weights, transform and spec to ``directory/model.safetensors``."""
@@ -202,6 +212,8 @@ class Network:
         network = cls(model, task, config, meta["standardize"], spec)
         transform = {k[10:]: v.numpy() for k, v in tensors.items() if k.startswith("transform.")}
         network.transform = Standardize.from_state(transform) if transform else None
+        targets = {k[8:]: v.numpy() for k, v in tensors.items() if k.startswith("targets.")}
+        network.target_scaling = TargetScaling.from_state(targets) if targets else None
         return network
 
 

@@ -52,7 +52,7 @@ def fit_linear(tmp_path, name: str, **penalty):
     x, y = sparse_linear()
     run = quanta.fit("mlp", (x, y), task="regression", params={"hidden": []}, epochs=15, batch_size=128,
                      optimizer="sgd", momentum=0.0, lr=0.05, schedule="cosine", patience=0, out=tmp_path,
-                     name=name, verbose=False, **penalty)
+                     name=name, verbose=False, standardize_targets=False, **penalty)  # weights in y's units
     return run, run.estimator.model.layers[0].weight.detach().reshape(-1).abs()
 
 

@@ -41,7 +41,7 @@ def files(
     features: list[str] = [],  # noqa: B006
     derived: dict[str, str] = {},  # noqa: B006
     selection: str | None = None,
-    label: str | None = None,
+    label: str | list[str] | None = None,
     weight: str | None = None,
     collection: list[str] = [],  # noqa: B006
     pad_length: int = 0,
@@ -67,7 +67,9 @@ def files(
     ``[N, P]``: ``C`` jagged branches, ordered by ``sort_by`` (descending) and
     padded or truncated to ``P = pad_length``.
     Targets: ``y`` int64 ``[N]`` - the index of the class whose files a row
-    comes from (``classes``), or the value of ``label``. ``weight`` float32 ``[N]``.
+    comes from (``classes``) - or the value of ``label``: int64 for booleans
+    and integers, float32 ``[N]`` for real values, float32 ``[N, T]`` for a
+    list of T labels (several regression targets). ``weight`` float32 ``[N]``.
 
     Args:
         paths: files or globs (``data/*.root``); all in one format.
@@ -79,8 +81,9 @@ def files(
             Empty takes every flat numeric column except label and weight.
         derived: ``{name: expression}`` new columns (``log_pt: log(pt)``),
             evaluated in order, usable by later ones, features and selection.
-        selection: a cut (``(pt > 500) & (abs(eta) < 2)``); rows failing it are dropped.
-        label: a column or expression giving booleans or non-negative integers.
+        selection: a cut (``pt > 500 && abs(eta) < 2``); rows failing it are dropped.
+        label: a column or expression (or a list of them) giving the targets:
+            booleans or class indices for a classification, numbers for a regression.
         weight: a column or expression giving per-row weights.
         collection: jagged branches forming per-element features (not with ``features``).
         pad_length: the padding length ``P``; required (> 0) with ``collection``.
@@ -99,9 +102,12 @@ def files(
         skip_bad_files: skip unreadable or failing files with a warning (counted
             in the run's report) instead of stopping.
 
-    Expressions allow column names, numbers, ``+ - * / **``, comparisons,
-    ``& | ~`` and ``log log1p exp sqrt abs hypot arctan2 sin cos tanh minimum
-    maximum where clip``; they are parsed, never passed to ``eval``.
+    Expressions are written as ROOT's ``TTree::Draw`` takes them: column
+    names, numbers, ``+ - * / % **``, comparisons (which bind tighter than
+    ``&`` and ``|``, so ``pt > 500 & abs(eta) < 2`` cuts on both), ``&& || !``
+    and ``and or not``, and ``log log1p exp sqrt abs fabs pow hypot arctan2
+    sin cos tanh minimum maximum where clip``; they are parsed, never passed to
+    ``eval``, and a mistake names its field (``data.selection: ...``).
     """
     if classes and (paths or label):
         raise UserError("files: give either classes (labels from files) or paths with an optional "
@@ -122,12 +128,21 @@ def files(
     budget = _budget(memory)
     sources = _expand(paths, classes)
     fmt = _format([path for path, _ in sources], format)
-    spec = Inputs(list(features), dict(derived), selection, label, weight, list(collection), pad_length, sort_by,
+    labels = [label] if isinstance(label, str) else list(label or [])
+    _check_expressions(derived, selection, labels, weight, sort_by, reweight)
+    spec = Inputs(list(features), dict(derived), selection, labels, weight, list(collection), pad_length, sort_by,
                   extra=[reweight] if reweight else [])
     skipped: list[dict[str, str]] = []
     sources = _readable(sources, fmt, tree, skip_bad_files, skipped)
     needed = spec.needed(column_names(sources[0][0], fmt, tree), sources[0][0])
-    info = {"paths": [path for path, _ in sources], "format": fmt}
+    info = {"paths": [path for path, _ in sources], "format": fmt,
+            # how rows become inputs, so that a run trained on this data set reads new files alike
+            "reading": {"format": format, "tree": tree, "features": list(features), "derived": dict(derived),
+                        "selection": selection, "label": label, "weight": weight, "collection": list(collection),
+                        "pad_length": pad_length, "sort_by": sort_by}}
+    if labels:  # where a task's check of the targets points to
+        more = f" and {len(sources) - 1} more files" if len(sources) > 1 else ""
+        info["targets_from"] = f"{sources[0][0]}{more}: label {', '.join(repr(x) for x in labels)}"
     if streaming == "never" or (streaming == "auto" and size):
         stream = False
     else:
@@ -155,7 +170,7 @@ def files(
     data = {key: value[order] for key, value in data.items()}
     info.update(rows=len(order), skipped_files=skipped)
     return Dataset(data, name="files", feature_names=spec.names,
-                   classes=class_names(list(classes), label, spec.label_is_bool, data.get("y")), info=info)
+                   classes=class_names(list(classes), labels, spec.label_is_bool, data.get("y")), info=info)
 
 
 def _budget(memory: str) -> int:
@@ -273,18 +288,34 @@ def _format(paths: list[str], format: str) -> str:
     return formats[first]
 
 
-def class_names(classes: list[str], label: str | None, label_is_bool: bool,
+def class_names(classes: list[str], labels: list[str], label_is_bool: bool,
                 y: np.ndarray | None) -> list[str] | None:
-    """Class names: the ``classes`` keys, ``not (label)``/``label`` for a boolean label, else indices."""
+    """Class names: the ``classes`` keys, ``not (label)``/``label`` for a boolean label, else indices.
+
+    None for real-valued or several targets (a regression) and when nothing is known yet.
+    """
     if classes:
         return list(classes)
-    if not label:
+    if len(labels) != 1:
         return None
     if label_is_bool:
-        return [f"not ({label})", label]
-    if y is None:
+        return [f"not ({labels[0]})", labels[0]]
+    if y is None or y.dtype.kind not in "iu":
         return None
     return [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
+
+
+def _check_expressions(derived: dict[str, str], selection: str | None, labels: list[str], weight: str | None,
+                       sort_by: str | None, reweight: str | None) -> None:
+    """Every expression read before any file is, so that a typo names its field."""
+    from quanta.data.files.expressions import parse
+
+    fields = [*((f"data.derived.{name}", e) for name, e in derived.items()), ("data.selection", selection),
+              *(("data.label", e) for e in labels), ("data.weight", weight), ("data.sort_by", sort_by),
+              ("data.reweight", reweight)]
+    for field, expression in fields:
+        if expression:
+            parse(expression, field)
 
 
 __all__ = ["files", "FORMATS", "select_rows", "feature_names", "inputs", "class_names", "Inputs"]

@@ -29,7 +29,7 @@ class Inputs:
     features: list[str] = field(default_factory=list)
     derived: dict[str, str] = field(default_factory=dict)
     selection: str | None = None
-    label: str | None = None
+    label: list[str] = field(default_factory=list)  # one expression per target (one: y[N]; several: y[N, T])
     weight: str | None = None
     collection: list[str] = field(default_factory=list)
     pad_length: int = 0
@@ -52,7 +52,7 @@ class Inputs:
             else:
                 base = feature.rpartition("_")[0]
                 wanted.add(feature if feature in available or base not in available else base)
-        for expression in (*self.derived.values(), self.selection, self.label, self.weight, self.sort_by,
+        for expression in (*self.derived.values(), self.selection, *self.label, self.weight, self.sort_by,
                            *self.extra):
             if expression:
                 wanted.update(names(expression))
@@ -76,7 +76,7 @@ class Inputs:
         if class_index is not None:
             out["y"] = np.full(len(row), class_index, dtype=np.int64)
         elif self.label:
-            out["y"], is_bool = _label(evaluate(self.label, columns, path), self.label, path)
+            out["y"], is_bool = targets(self.label, columns, path)
             self.label_is_bool = self.label_is_bool or is_bool
         if self.weight:
             out["weight"] = flat(evaluate(self.weight, columns, path), f"weight '{self.weight}'", path)
@@ -130,11 +130,15 @@ def _is_numeric_flat(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim in (1, 2)
 
 
-def feature_names(features: list[str], columns: dict[str, Any], label: str | None,
+def feature_names(features: list[str], columns: dict[str, Any], label: str | list[str] | None,
                   weight: str | None, path: str) -> list[str]:
-    """Feature names from names and ``*`` patterns (matched against the first file's columns)."""
+    """Feature names from names and ``*`` patterns (matched against the first file's columns).
+
+    Without ``features``, every flat numeric column except the label (targets) and the weight.
+    """
     if not features:
-        chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in (label, weight)]
+        excluded = {weight, *([label] if isinstance(label, str) else (label or []))}
+        chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in excluded]
     else:
         chosen = []
         for feature in features:
@@ -203,14 +207,29 @@ def _keep(columns: dict[str, Any], selection: str, path: str, allow_empty: bool)
     return keep
 
 
-def _label(value: Any, label: str, path: str) -> tuple[np.ndarray, bool]:
+def targets(labels: list[str], columns: dict[str, Any], path: str) -> tuple[np.ndarray, bool]:
+    """``y`` of the rows and whether it is boolean: one label gives ``y[N]``, several ``y[N, T]`` (float32).
+
+    Booleans and integers become int64 (class indices for a classification;
+    a regression takes them as numbers); floating-point values stay float32
+    for a regression. Which values a task accepts is the task's check.
+    """
+    values = [_target(evaluate(label, columns, path), label, path) for label in labels]
+    if len(values) == 1:
+        return values[0]
+    return np.stack([value.astype(np.float32) for value, _ in values], axis=1), False
+
+
+def _target(value: Any, label: str, path: str) -> tuple[np.ndarray, bool]:
     if not isinstance(value, np.ndarray) or value.ndim != 1:
         raise UserError(f"{path}: label '{label}' must give one value per row")
     if value.dtype == bool:
         return value.astype(np.int64), True
-    if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and not np.all(np.mod(value, 1) == 0)):
-        raise UserError(f"{path}: label '{label}' must give booleans or integers (class indices), "
-                        f"received dtype {value.dtype}")
-    if value.size and value.min() < 0:
-        raise UserError(f"{path}: label '{label}' has negative values; class indices start at 0")
-    return value.astype(np.int64), False
+    if value.dtype.kind in "iu":
+        return value.astype(np.int64), False
+    if value.dtype.kind != "f":
+        raise UserError(f"{path}: label '{label}' must give booleans, integers (class indices) or numbers "
+                        f"(regression targets), received dtype {value.dtype}")
+    value = value.astype(np.float32)
+    check_finite(value, f"label '{label}'", path)
+    return value, False

@@ -196,7 +196,8 @@ class Stream:
                 named["weight"] = named["weight"] * factor if "weight" in named else factor
         for named in targets.values():
             named.pop("extra0", None)
-        if self.classes is None and "y" in targets[0]:
+        if self.classes is None and "y" in targets[0] and targets[0]["y"].dtype.kind in "iu" \
+                and targets[0]["y"].ndim == 1:  # class indices, not regression targets
             top = max((int(t["y"].max()) for t in targets.values() if len(t["y"])), default=0)
             self.classes = [str(i) for i in range(top + 1)]
         parts = {}
@@ -207,7 +208,7 @@ class Stream:
         return parts
 
     def chunk_arrays(self, chunk: Chunk, code: int, fractions: tuple[float, ...], seed: int,
-                     transform: Standardize | None) -> Arrays:
+                     transform: Standardize | None, target_transform: Any = None) -> Arrays:
         """The rows of ``chunk`` in split ``code``, reweighted and transformed, without bookkeeping arrays."""
         arrays = self.read_chunk(chunk)
         chosen = split_codes(seed, chunk.file, arrays["row"], fractions) == code
@@ -221,6 +222,8 @@ class Stream:
             arrays["y"] = arrays["y"].astype(self.y_dtype, copy=False)
         if transform is not None:
             arrays["x"] = transform.apply_arrays(arrays["x"], arrays.get("mask"))
+        if target_transform is not None and "y" in arrays:
+            arrays["y"] = target_transform.apply_arrays(arrays["y"])
         return arrays
 
 
@@ -246,6 +249,7 @@ class StreamPart:
     targets: Arrays
     moments: _Moments | None = None
     transform: Standardize | None = field(default=None, repr=False)
+    target_transform: Any = field(default=None, repr=False)  # a TargetScaling of y, or None
 
     def __len__(self) -> int:
         return sum(count for _, count in self.chunk_counts)
@@ -291,7 +295,8 @@ class StreamPart:
 
     def check_targets(self, check: Callable[[np.ndarray, str], np.ndarray]) -> None:
         """Apply a task's target check to this part's targets; batches follow its dtype."""
-        self.targets["y"] = check(self.targets["y"], f"{self.stream.name} {self.name} targets")
+        where = self.stream.info.get("targets_from") or f"{self.stream.name} targets"
+        self.targets["y"] = check(self.targets["y"], f"{where} ({self.name} split)")
         self.stream.y_dtype = self.targets["y"].dtype
 
     def standardize(self) -> Standardize:
@@ -300,10 +305,13 @@ class StreamPart:
             raise UserError(f"{self.stream.name}: standardisation is fitted on the training split only")
         return self.moments.transform()
 
-    def with_transform(self, transform: Standardize | None) -> StreamPart:
-        """The same part, its inputs transformed as they are read."""
+    def with_transform(self, transform: Standardize | None, targets: Any = None) -> StreamPart:
+        """The same part, its inputs (and with ``targets``, a TargetScaling, its ``y``) transformed as read."""
+        held = self.targets
+        if targets is not None and "y" in held:
+            held = {**held, "y": targets.apply_arrays(held["y"])}
         return StreamPart(self.stream, self.name, self.code, self.fractions, self.seed, self.chunk_counts,
-                          self.targets, self.moments, transform)
+                          held, self.moments, transform, targets)
 
     def loader(self, device, names: tuple[str, ...]):
         """Batches of arrays ``names`` on ``device``, read from disk in background threads."""
@@ -320,4 +328,5 @@ class StreamPart:
 
     def read(self, chunk: Chunk) -> Arrays:
         """This part's rows of ``chunk``."""
-        return self.stream.chunk_arrays(chunk, self.code, self.fractions, self.seed, self.transform)
+        return self.stream.chunk_arrays(chunk, self.code, self.fractions, self.seed, self.transform,
+                                        self.target_transform)
