@@ -20,9 +20,10 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from quanta.errors import UserError, closest
+from quanta.errors import UserError, closest, shown
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+NAME_LENGTH = 100  # experiment and method names become folder names (file systems allow 255 bytes)
 ARRAYS = "arrays"  # data.source of a run whose data was passed in from Python (quanta.fit)
 MODULE = "module"  # model of a network passed in from Python as a torch.nn.Module (quanta.fit)
 
@@ -44,7 +45,7 @@ class MethodConfig(BaseModel):
     """One entry of ``methods:`` — a network (``model:``) or a classical ``method:``."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_LENGTH)
     model: str | None = None
     method: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -68,7 +69,7 @@ class ExperimentConfig(BaseModel):
     """A whole experiment: data, task, the methods to compare, shared training options."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(default="experiment", pattern=NAME_PATTERN)
+    name: str = Field(default="experiment", pattern=NAME_PATTERN, max_length=NAME_LENGTH)
     seed: int = 1
     task: str = "binary"
     task_params: dict[str, Any] = Field(default_factory=dict)  # parameters of the task (e.g. multi-task heads)
@@ -117,8 +118,8 @@ def _first_error(error: ValidationError, raw: Any, prefix: tuple[Any, ...] = ())
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     received = first.get("input")
-    shown = "" if isinstance(received, dict) else f", received {received!r}"
-    return UserError(f"{_path(loc) or 'experiment'}: {message[0].lower() + message[1:]}{shown}")
+    echo = "" if isinstance(received, dict) else f", received {shown(received)}"
+    return UserError(f"{_path(loc) or 'experiment'}: {message[0].lower() + message[1:]}{echo}")
 
 
 def _train_keys() -> list[str]:

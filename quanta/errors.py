@@ -17,6 +17,18 @@ class UserError(Exception):
     exit_status = 2
 
 
+#: the longest echo of a received value in a message (a YAML alias bomb must not print gigabytes)
+SHOWN = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, cut to :data:`SHOWN` characters with the full length said."""
+    text = repr(value)
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[:SHOWN]}... ({len(text):,} characters)"
+
+
 def closest(name: str, allowed: Iterable[str]) -> str | None:
     """The allowed name closest to ``name``, or None when nothing is close."""
     matches = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)

@@ -110,25 +110,34 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         config = resolve(raw)
         run_dir = None
 
-    prepared = prepare(config, data, say)
     if run_dir is None:
+        RunDirectory.check_parent(Path(config.output) / config.name)  # a bad --out fails before any work
+        prepared = prepare(config, data, say)
         run_dir = RunDirectory.create(Path(config.output) / config.name)
-        run_dir.write_config(to_yaml(config))
-        run_dir.write_data(data_record(prepared.dataset, prepared.parts))
-        run_dir.write_environment(config.seed, config.device)
-    say(f"run directory: {run_dir.path}")
-    task = prepared.task
-
-    results: dict[str, MethodResult] = {}
-    for entry in config.methods:
-        results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resume is not None, say,
-                                         module)
-    run_dir.write_metrics({name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()})
+        with run_dir.lock():
+            run_dir.write_config(to_yaml(config))
+            run_dir.write_data(data_record(prepared.dataset, prepared.parts))
+            run_dir.write_environment(config.seed, config.device)
+            results = _run_methods(prepared, run_dir, callbacks, False, say, module)
+    else:
+        with run_dir.lock():  # two resumes of one run would interleave its files
+            prepared = prepare(config, data, say)
+            results = _run_methods(prepared, run_dir, callbacks, True, say, module)
     run = ExperimentRun(run_dir.path, config, results)
-    say(_summary(run, task))
+    say(_summary(run, prepared.task))
     if report:
         say(f"report: {run.report()}")
     return run
+
+
+def _run_methods(prepared: Prepared, run_dir: RunDirectory, callbacks: list | None, resuming: bool, say,
+                 module: Any) -> dict[str, MethodResult]:
+    say(f"run directory: {run_dir.path}")
+    results: dict[str, MethodResult] = {}
+    for entry in prepared.config.methods:
+        results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resuming, say, module)
+    run_dir.write_metrics({name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()})
+    return results
 
 
 def _silent(*args: Any, **kwargs: Any) -> None:

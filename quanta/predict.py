@@ -58,8 +58,13 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         if not Path(path).is_file():
             raise UserError(f"{path}: no such file")
     targets = output_paths(paths, out)
+    inputs_given = {Path(path).resolve() for path in paths}
     for target in targets:  # an unwritable --out fails before any model is loaded
+        if target.resolve() in inputs_given:
+            raise UserError(f"--out {target}: is one of the input files; scores are written to a new file")
         _writable_folder(target)
+    for name in entries:  # a name like ../x in a copied config.yaml never leaves the run directory
+        run.method(name)
     estimators: dict[str, Any] = {}
     from quanta.tasks.evaluation import evaluation_of
 

@@ -12,12 +12,15 @@ defaults) and validated with pydantic against its type hints, so a config file
 gets the same checks and messages as a Python call. Ranges and choices are
 declared in the hints: ``size: Annotated[int, Field(ge=2, description="an
 integer >= 2")]``, ``view: Literal["a", "b"]``. A ``Field`` with a
-``description`` names what the parameter must be, and any bad value of it is
+``description`` names what the parameter must be, and a value outside it is
 reported as ``"<entry>: <name> must be <description>; received <value>"``
 (:func:`bad_param`, also for checks between parameters that the entry makes
-itself); other failures read ``"<where>.<name>: <pydantic's message>, received
-<value>"``. :func:`checked` applies the same validation to a direct Python call
-of an entry function.
+itself; a word close to one of a ``Literal``'s choices adds ``"; did you mean
+'<choice>'?"``). Other failures, and a value that cannot be read as the hinted
+type at all (a word where a number belongs), read ``"<where>.<name>:
+<pydantic's message>, received <value>"``. :func:`checked` applies the same
+validation to a direct Python call: ``@checked`` on an entry function,
+``@checked("cnn")`` on the ``__init__`` of the class registered as ``cnn``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from quanta.errors import UserError, closest, unknown_name
+from quanta.errors import UserError, closest, shown, unknown_name
 
 
 @dataclass
@@ -116,13 +119,16 @@ def parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
 
 
 def validate_params(
-    factory: Callable[..., Any], params: dict[str, Any], where: str, supplied: tuple[str, ...] = ()
+    factory: Callable[..., Any], params: dict[str, Any], where: str, supplied: tuple[str, ...] = (),
+    entry: str | None = None,
 ) -> dict[str, Any]:
     """Check ``params`` against ``factory``'s signature and type hints.
 
     ``supplied`` names parameters that quanta fills in itself (e.g. the input
     shape of a model); the user may not set them. Raises :class:`UserError`
     naming ``where``, the parameter, the received value and what is allowed.
+    ``entry`` names the entry in the messages of described fields (default: a
+    class by ``where``, a function by its own name).
     """
     import pydantic
 
@@ -147,37 +153,68 @@ def validate_params(
         first = error.errors()[0]
         name = str(first["loc"][0])
         allowed = model.model_fields[name].description
-        if allowed:
-            # a source function is named by itself; a model or method class by its entry (where)
-            entry = where if inspect.isclass(factory) else getattr(factory, "__name__", where)
-            raise bad_param(entry, name, allowed, params[name]) from None
+        unreadable = first["type"].endswith("_parsing") and len(first["loc"]) == 1  # e.g. "lots" for a number
+        if allowed and not unreadable:
+            if entry is None:
+                # a source function is named by itself; a model or method class by its entry (where)
+                entry = where if inspect.isclass(factory) else getattr(factory, "__name__", where)
+            raise bad_param(entry, name, allowed, params[name], _choices(hints.get(name))) from None
         key = ".".join(str(p) for p in first["loc"])
         raise UserError(
-            f"{where}.{key}: {first['msg'].lower()}, received {params.get(first['loc'][0])!r}"
+            f"{where}.{key}: {first['msg'].lower()}, received {shown(params.get(first['loc'][0]))}"
         ) from None
     return {key: getattr(validated, key) for key in params}
 
 
-def bad_param(entry: str, name: str, allowed: str, value: Any) -> UserError:
-    """The one-line error for a parameter value outside what is allowed (to raise)."""
-    return UserError(f"{entry}: {name} must be {allowed}; received {value!r}")
+def bad_param(entry: str, name: str, allowed: str, value: Any, choices: tuple[str, ...] = ()) -> UserError:
+    """The one-line error for a parameter value outside what is allowed (to raise).
+
+    A word close to one of ``choices`` gets a suggestion: ``...; received 'rleu'; did you mean 'relu'?``.
+    """
+    guess = closest(value, choices) if isinstance(value, str) and choices else None
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    return UserError(f"{entry}: {name} must be {allowed}; received {value!r}{hint}")
 
 
-def checked(function: Callable[..., Any]) -> Callable[..., Any]:
+def checked(entry: Callable[..., Any] | str) -> Callable[..., Any]:
     """Decorator: validate a direct call's parameters as :meth:`Registry.create` does.
 
-    The type hints (with their declared ranges and choices) are checked with
-    :func:`validate_params`, naming the function in messages; the function then
-    receives the validated values.
+    ``@checked`` on an entry function (a source) names the function in
+    messages. ``@checked("cnn")`` on the ``__init__`` of a class registered as
+    ``cnn`` checks every parameter but ``self`` and names the class by its
+    entry: ``"cnn: dropout must be a number in [0, 1); received 1.5"``. The
+    type hints (with their declared ranges and choices) are checked with
+    :func:`validate_params`; the function then receives the validated values.
+    ``functools.wraps`` keeps the signature and hints for the registry.
     """
+    if isinstance(entry, str):
+        return functools.partial(_checked, name=entry)
+    return _checked(entry, entry.__name__)
+
+
+def _checked(function: Callable[..., Any], name: str) -> Callable[..., Any]:
     signature = inspect.signature(function)
+    method = next(iter(signature.parameters), None) == "self"
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        given = dict(signature.bind(*args, **kwargs).arguments)
-        return function(**validate_params(function, given, function.__name__))
+        try:
+            given = dict(signature.bind(*args, **kwargs).arguments)
+        except TypeError as error:  # a wrong or missing argument, named as Python names it
+            raise TypeError(f"{function.__qualname__}() {error}") from None
+        owner = (given.pop("self"),) if method else ()
+        return function(*owner, **validate_params(function, given, name, entry=name))
 
     return call
+
+
+def _choices(hint: Any) -> tuple[str, ...]:
+    """The options of a ``Literal`` hint (inside ``Annotated``), as words; () for any other hint."""
+    import typing
+
+    while typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    return tuple(str(c) for c in typing.get_args(hint)) if typing.get_origin(hint) is typing.Literal else ()
 
 
 def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ import os
 import platform
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -202,13 +204,16 @@ class RunDirectory(_Folder):
 
         ``name`` fixes the folder's name instead, for ranks that share the name the writing rank chose.
         """
-        parent = Path(parent)
+        parent = cls.check_parent(parent)
         if name is not None:
             return cls(parent / name)
         if not is_writing_rank():
             raise UserError(f"rank {os.environ.get('RANK')}: only rank 0 creates a run directory; "
                             "pass the name it chose")
-        parent.mkdir(parents=True, exist_ok=True)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"{parent}: cannot create a run directory here ({error.strerror})") from None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for attempt in range(1000):
             candidate = parent / (stamp if attempt == 0 else f"{stamp}-{attempt + 1}")
@@ -218,6 +223,47 @@ class RunDirectory(_Folder):
                 continue
             return cls(candidate)
         raise UserError(f"{parent}: could not create a new run directory")
+
+    LOCK = ".lock"  # held (flock) by the process working in the run directory
+
+    @staticmethod
+    def check_parent(parent: str | Path, option: str = "output (--out)") -> Path:
+        """``parent`` if run directories can be made below it, else a one-line error (before any work)."""
+        parent = Path(parent)
+        for folder in (parent, *parent.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise UserError(f"{option} {parent}: {folder} is a file, not a folder; give a folder")
+                if not os.access(folder, os.W_OK | os.X_OK):
+                    raise UserError(f"{option} {parent}: {folder} cannot be written")
+                return parent
+        return parent
+
+    @contextmanager
+    def lock(self) -> Iterator[RunDirectory]:
+        """Hold the run directory for this process; a second process gets a one-line error naming the holder."""
+        if not self.writer:
+            yield self
+            return
+        import fcntl
+
+        path = self.path / self.LOCK
+        handle = open(path, "a+")  # noqa: SIM115 (held open while the lock is)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise UserError(f"{self.path}: in use by another quanta process (pid {holder}); "
+                                "wait for it to finish or stop it") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield self
+        finally:
+            handle.close()  # closing releases the lock
 
     @classmethod
     def open(cls, path: str | Path, markers: tuple[str, ...] = MARKERS) -> RunDirectory:

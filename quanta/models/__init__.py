@@ -7,6 +7,11 @@ it for a data set — ``shapes`` maps each array name (``x``, ``mask``,
 its constructor stays plain PyTorch. A model whose forward takes more than
 ``x`` names the arrays in a class attribute ``inputs`` (default ``("x",)``). ``quanta models`` lists them. This
 package never imports ``quanta.data``.
+
+Hyperparameter ranges and choices are declared in the constructors' type
+hints (shared ones in :mod:`quanta.models.hints`); the registry checks them
+when an experiment is resolved, and ``@checked("<name>")`` on ``__init__``
+(:func:`quanta.registry.checked`) when a model is built in Python.
 """
 
 from __future__ import annotations

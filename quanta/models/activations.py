@@ -14,10 +14,19 @@ normal distribution function (not the tanh approximation).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated, Literal, get_args
 
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import unknown_name
+
+ActivationName = Literal["identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "softplus", "gelu",
+                         "silu"]
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
+"""The activation names a model or config may use."""
+Activation = Annotated[ActivationName, Field(description=f"one of {', '.join(ACTIVATIONS)}")]
+"""A model's ``activation`` hyperparameter (checked by the registry, see :mod:`quanta.models.hints`)."""
 
 _TABLE: dict[str, Callable[[], nn.Module]] = {
     "identity": nn.Identity,
@@ -32,9 +41,6 @@ _TABLE: dict[str, Callable[[], nn.Module]] = {
     "silu": nn.SiLU,
 }
 
-ACTIVATIONS: tuple[str, ...] = tuple(_TABLE)
-"""The activation names a model or config may use."""
-
 
 def activation(name: str) -> nn.Module:
     """A new activation module for ``name`` (one of :data:`ACTIVATIONS`).
@@ -47,4 +53,4 @@ def activation(name: str) -> nn.Module:
     return _TABLE[name]()
 
 
-__all__ = ["ACTIVATIONS", "activation"]
+__all__ = ["ACTIVATIONS", "Activation", "ActivationName", "activation"]

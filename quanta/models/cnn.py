@@ -14,24 +14,28 @@ scattering curves), 2D (``[N, C, H, W]``: jet and calorimeter images) and 3D
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.conv import (
-    DIMS,
     ConvBlock,
+    Dims,
     GlobalPool,
+    Norm,
     Padding,
-    check_positive,
-    check_widths,
+    Pool,
     output_shape,
     pooling,
     spatial_dims,
 )
+from quanta.models.hints import Probability, Size, Stages, Widths
+from quanta.registry import checked
 
 
 class CNN(nn.Module):
@@ -82,39 +86,28 @@ class CNN(nn.Module):
 
     inputs = ("x",)
 
+    @checked("cnn")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        dims: Literal[1, 2, 3] = 2,
-        channels: tuple[int, ...] = (16, 32, 64),
-        convs_per_block: int = 1,
-        kernel_size: int = 3,
-        padding: Padding = "same",
-        dilation: int = 1,
+        in_channels: Size,
+        out_features: Size = 1,
+        dims: Annotated[Dims, Field(description="1, 2 or 3")] = 2,
+        channels: Stages = (16, 32, 64),
+        convs_per_block: Size = 1,
+        kernel_size: Size = 3,
+        padding: Annotated[Padding, Field(description="'same' or a non-negative integer")] = "same",
+        dilation: Size = 1,
         separable: bool = False,
-        downsample: Literal["pool", "stride", "none"] = "pool",
-        pool: Literal["max", "avg", "stochastic"] = "max",
-        pool_size: int = 2,
-        global_pool: Literal["avg", "max"] = "avg",
-        hidden: tuple[int, ...] = (64,),
-        norm: Literal["none", "batch", "group", "layer"] = "batch",
-        activation: str = "relu",
-        dropout: float = 0.0,
+        downsample: Annotated[Literal["pool", "stride", "none"], Field(description="one of pool, stride, none")] = "pool",
+        pool: Annotated[Pool, Field(description="one of max, avg, stochastic")] = "max",
+        pool_size: Size = 2,
+        global_pool: Annotated[Literal["avg", "max"], Field(description="'avg' or 'max'")] = "avg",
+        hidden: Widths = (64,),
+        norm: Annotated[Norm, Field(description="one of none, batch, group, layer")] = "batch",
+        activation: Activation = "relu",
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
-        channels = check_widths("channels", channels, "cnn")
-        hidden = tuple(hidden)
-        for name, value in (("in_channels", in_channels), ("out_features", out_features),
-                            ("convs_per_block", convs_per_block), ("pool_size", pool_size),
-                            *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
-            check_positive(name, value, "cnn")
-        if dims not in DIMS:
-            raise UserError(f"cnn: dims must be 1, 2 or 3, received {dims!r}")
-        if downsample not in ("pool", "stride", "none"):
-            raise UserError(f"cnn: downsample must be one of pool, stride, none, received {downsample!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"cnn: dropout must be in [0, 1), received {dropout!r}")
         self.in_channels, self.out_features, self.dims = in_channels, out_features, dims
         self.channels, self.convs_per_block, self.kernel_size = channels, convs_per_block, kernel_size
         self.padding, self.dilation, self.separable = padding, dilation, separable
@@ -123,7 +116,7 @@ class CNN(nn.Module):
 
         blocks: list[nn.Module] = []
         width_in = in_channels
-        try:
+        try:  # the blocks still refuse an unknown activation, and 'same' padding with stride 2 and an even kernel
             for width in channels:
                 layers: list[nn.Module] = []
                 for i in range(convs_per_block):

@@ -32,16 +32,18 @@ References:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
 from quanta.models.activations import ACTIVATIONS
 from quanta.models.activations import activation as make_activation
 
-DIMS = (1, 2, 3)
+Dims = Literal[1, 2, 3]
+DIMS: tuple[int, ...] = get_args(Dims)
 LAYOUTS = {1: "sequences [N, C, L]", 2: "images [N, C, H, W]", 3: "volumes [N, C, D, H, W]"}
 
 
@@ -60,9 +62,13 @@ def spatial_dims(model: str, shape: tuple[int, ...], params: dict, allowed: tupl
     if params.setdefault(key, dims) != dims:
         raise UserError(f"{model}: {key}={params[key]} does not match inputs of per-sample shape {shape}")
     return dims
-NORMS = ("none", "batch", "group", "layer")
-POOLS = ("max", "avg", "stochastic")
-Padding = int | Literal["same"]
+
+
+Norm = Literal["none", "batch", "group", "layer"]
+NORMS: tuple[str, ...] = get_args(Norm)
+Pool = Literal["max", "avg", "stochastic"]
+POOLS: tuple[str, ...] = get_args(Pool)
+Padding = Annotated[int, Field(ge=0)] | Literal["same"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
@@ -188,7 +194,7 @@ class ConvBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, dims: int = 2, kernel_size: int = 3, stride: int = 1,
                  padding: Padding = "same", dilation: int = 1, separable: bool = False,
-                 norm: Literal["none", "batch", "group", "layer"] = "batch", activation: str = "relu",
+                 norm: Norm = "batch", activation: str = "relu",
                  bias: bool | None = None) -> None:
         super().__init__()
         check_dims(dims)
@@ -358,5 +364,6 @@ class GlobalPool(nn.Module):
         return f"kind={self.kind!r}"
 
 
-__all__ = ["DIMS", "NORMS", "POOLS", "ConvBlock", "GlobalPool", "StochasticPool", "check_dims", "check_positive",
-           "check_widths", "conv_layer", "norm_layer", "output_shape", "output_size", "pooling", "same_padding"]
+__all__ = ["DIMS", "NORMS", "POOLS", "ConvBlock", "Dims", "GlobalPool", "Norm", "Padding", "Pool", "StochasticPool",
+           "check_dims", "check_positive", "check_widths", "conv_layer", "norm_layer", "output_shape", "output_size",
+           "pooling", "same_padding"]

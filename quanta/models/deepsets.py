@@ -20,17 +20,21 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.graph import masked_mean, masked_sum
+from quanta.models.hints import Probability, Size, Stages, Widths
+from quanta.registry import checked
 
-POOLINGS = ("sum", "mean", "energy_weighted")
+Pooling = Literal["sum", "mean", "energy_weighted"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
 def dense_stack(in_features: int, widths: tuple[int, ...], activation: str,
@@ -94,34 +98,25 @@ class DeepSets(nn.Module):
 
     inputs = ("x", "mask")  # the batch arrays forward() takes, in order
 
+    @checked("deepsets")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        phi: tuple[int, ...] = (64, 64, 64),
-        rho: tuple[int, ...] = (64, 64),
-        pooling: Literal["sum", "mean", "energy_weighted"] = "sum",
+        in_features: Size,
+        out_features: Size = 1,
+        phi: Stages = (64, 64, 64),
+        rho: Widths = (64, 64),
+        pooling: Annotated[Pooling, Field(description="one of sum, mean, energy_weighted")] = "sum",
         weight_feature: int = 4,
         angular_features: tuple[int, ...] = (0, 1),
-        activation: str = "relu",
-        dropout: float = 0.0,
+        activation: Activation = "relu",
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
-        phi, rho, angular_features = tuple(phi), tuple(rho), tuple(angular_features)
-        if not phi or any(w < 1 for w in (*phi, *rho)):
-            raise UserError(f"deepsets: phi needs at least one width and widths must be >= 1, "
-                            f"received phi={phi}, rho={rho}")
-        if pooling not in POOLINGS:
-            raise UserError(f"deepsets: pooling must be one of {', '.join(POOLINGS)}, received {pooling!r}")
         if pooling == "energy_weighted":
             for index in (weight_feature, *angular_features):
                 if not 0 <= index < in_features:
                     raise UserError(f"deepsets: feature index {index} is outside the {in_features} "
                                     "input features (weight_feature, angular_features)")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"deepsets: dropout must be in [0, 1), received {dropout!r}")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features = in_features, out_features
         self.pooling, self.weight_feature, self.angular_features = pooling, weight_feature, angular_features
 

@@ -32,34 +32,22 @@ How a residual branch starts matters for deep stacks; ``residual_init``:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.drop_connect import dense
-from quanta.models.init import INIT_SCHEMES, initialise
+from quanta.models.hints import Probability, Size
+from quanta.models.init import Init, initialise
+from quanta.models.mlp import Norm
+from quanta.registry import checked
 
-NORMS = ("none", "batch", "layer")
-RESIDUAL_INITS = ("standard", "small", "zero", "fixup")
-
-
-def _check(model: str, in_features: int, out_features: int, width: int, depth: tuple[str, int],
-           activation: str, dropout: float, drop_connect: float, init: str) -> None:
-    sizes = (("in_features", in_features), ("out_features", out_features), ("width", width), depth)
-    for name, value in sizes:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UserError(f"{model}: {name} must be a positive integer, received {value!r}")
-    for name, value in (("dropout", dropout), ("drop_connect", drop_connect)):
-        if not 0.0 <= value < 1.0:
-            raise UserError(f"{model}: {name} must be in [0, 1), received {value!r}")
-    if init not in INIT_SCHEMES:
-        raise UserError(f"{model}: init must be one of {', '.join(INIT_SCHEMES)}, received {init!r}")
-    if activation not in ACTIVATIONS:
-        make_activation(activation)  # raises the UserError with a suggestion
+ResidualInit = Literal["standard", "small", "zero", "fixup"]
 
 
 def _norm(kind: str, width: int) -> nn.Module:
@@ -126,12 +114,11 @@ class HighwayNetwork(nn.Module):
 
     inputs = ("x",)
 
-    def __init__(self, in_features: int, out_features: int = 1, width: int = 64, depth: int = 4,
-                 activation: str = "relu", gate_bias: float = -2.0, dropout: float = 0.0,
-                 drop_connect: float = 0.0, init: Literal["default", "xavier", "he"] = "default") -> None:
+    @checked("highway")
+    def __init__(self, in_features: Size, out_features: Size = 1, width: Size = 64, depth: Size = 4,
+                 activation: Activation = "relu", gate_bias: float = -2.0, dropout: Probability = 0.0,
+                 drop_connect: Probability = 0.0, init: Init = "default") -> None:
         super().__init__()
-        _check("highway", in_features, out_features, width, ("depth", depth), activation, dropout,
-               drop_connect, init)
         self.in_features = in_features
         self.out_features = out_features
         self.width = width
@@ -229,19 +216,21 @@ class ResidualMLP(nn.Module):
 
     inputs = ("x",)
 
-    def __init__(self, in_features: int, out_features: int = 1, width: int = 64, blocks: int = 2,
-                 activation: str = "relu", norm: Literal["none", "batch", "layer"] = "layer",
-                 dropout: float = 0.0, drop_connect: float = 0.0,
-                 init: Literal["default", "xavier", "he"] = "default",
-                 residual_init: Literal["standard", "small", "zero", "fixup"] = "standard") -> None:
+    @checked("residual_mlp")
+    def __init__(
+        self,
+        in_features: Size,
+        out_features: Size = 1,
+        width: Size = 64,
+        blocks: Size = 2,
+        activation: Activation = "relu",
+        norm: Annotated[Norm, Field(description="one of none, batch, layer")] = "layer",
+        dropout: Probability = 0.0,
+        drop_connect: Probability = 0.0,
+        init: Init = "default",
+        residual_init: Annotated[ResidualInit, Field(description="one of standard, small, zero, fixup")] = "standard",
+    ) -> None:
         super().__init__()
-        _check("residual_mlp", in_features, out_features, width, ("blocks", blocks), activation, dropout,
-               drop_connect, init)
-        if norm not in NORMS:
-            raise UserError(f"residual_mlp: norm must be one of {', '.join(NORMS)}, received {norm!r}")
-        if residual_init not in RESIDUAL_INITS:
-            raise UserError(f"residual_mlp: residual_init must be one of {', '.join(RESIDUAL_INITS)}, "
-                            f"received {residual_init!r}")
         fixup = residual_init == "fixup"
         if fixup and norm != "none":
             raise UserError("residual_mlp: residual_init 'fixup' trains without normalisation; set norm 'none'")

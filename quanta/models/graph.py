@@ -35,14 +35,15 @@ features.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from quanta.errors import UserError
 
-AGGREGATIONS = ("sum", "mean", "max")
+Aggregation = Literal["sum", "mean", "max"]
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
 # -- pooling over the elements of a set ---------------------------------------------------------
@@ -74,8 +75,7 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(valid.any(dim=-2), largest, torch.zeros_like(largest))
 
 
-def aggregate(x: torch.Tensor, mask: torch.Tensor,
-              how: Literal["sum", "mean", "max"] = "sum") -> torch.Tensor:
+def aggregate(x: torch.Tensor, mask: torch.Tensor, how: Aggregation = "sum") -> torch.Tensor:
     """Pool the valid elements with ``how`` (``"sum"``, ``"mean"`` or ``"max"``) along axis ``-2``."""
     if how == "sum":
         return masked_sum(x, mask)
@@ -230,6 +230,7 @@ class MaskedBatchNorm(nn.Module):
 
 __all__ = [
     "AGGREGATIONS",
+    "Aggregation",
     "MaskedBatchNorm",
     "aggregate",
     "edge_endpoints_valid",

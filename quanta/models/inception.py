@@ -13,11 +13,19 @@ per channel pair; ``factorize_5x5`` does that.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.conv import ConvBlock, GlobalPool, check_positive, check_widths
+from quanta.models.conv import ConvBlock, GlobalPool
+from quanta.models.hints import Probability, Size
+from quanta.registry import checked
+
+ModuleWidths = Annotated[tuple[Annotated[int, Field(ge=8)], ...],
+                         Field(min_length=1, description="a list of one or more widths of at least 8 (four branches)")]
 
 
 class InceptionModule(nn.Module):
@@ -101,25 +109,18 @@ class InceptionNet(nn.Module):
 
     inputs = ("x",)
 
+    @checked("inception")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        stem_channels: int = 16,
-        widths: tuple[int, ...] = (32, 64),
-        modules_per_stage: int = 1,
+        in_channels: Size,
+        out_features: Size = 1,
+        stem_channels: Size = 16,
+        widths: ModuleWidths = (32, 64),
+        modules_per_stage: Size = 1,
         factorize_5x5: bool = False,
-        dropout: float = 0.0,
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
-        widths = check_widths("widths", widths, "inception")
-        for name, value in (("in_channels", in_channels), ("out_features", out_features),
-                            ("stem_channels", stem_channels), ("modules_per_stage", modules_per_stage)):
-            check_positive(name, value, "inception")
-        if min(widths) < 8:
-            raise UserError(f"inception: widths must be at least 8 (four branches), received {widths}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"inception: dropout must be in [0, 1), received {dropout!r}")
         self.in_channels, self.out_features, self.stem_channels = in_channels, out_features, stem_channels
         self.widths, self.modules_per_stage = widths, modules_per_stage
         self.factorize_5x5, self.dropout = factorize_5x5, dropout

@@ -22,13 +22,19 @@ initialisation.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError, unknown_name
 from quanta.models.activations import ACTIVATIONS
 
-INIT_SCHEMES: tuple[str, ...] = ("default", "xavier", "he")
+InitScheme = Literal["default", "xavier", "he"]
+INIT_SCHEMES: tuple[str, ...] = get_args(InitScheme)
 """The initialisation schemes a model or config may name."""
+Init = Annotated[InitScheme, Field(description=f"one of {', '.join(INIT_SCHEMES)}")]
+"""A model's ``init`` hyperparameter (checked by the registry, see :mod:`quanta.models.hints`)."""
 
 _LAYERS = (
     nn.Linear,
@@ -101,4 +107,4 @@ def initialise(module: nn.Module, scheme: str, activation: str) -> None:
             nn.init.zeros_(layer.bias)
 
 
-__all__ = ["INIT_SCHEMES", "gain", "initialise"]
+__all__ = ["INIT_SCHEMES", "Init", "InitScheme", "gain", "initialise"]

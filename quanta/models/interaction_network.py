@@ -29,9 +29,11 @@ import torch
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.graph import MaskedBatchNorm, edge_endpoints_valid, gather, scatter_sum
+from quanta.models.hints import NonNegative, Size
+from quanta.registry import checked
 
 
 def mlp(width_in: int, widths: tuple[int, ...], activation: str, layer_norm: bool = True) -> nn.Sequential:
@@ -89,22 +91,18 @@ class InteractionNetwork(nn.Module):
 
     inputs: tuple[str, ...] = ("x", "mask", "edge_index", "edge_mask", "edge_features")  # per instance
 
+    @checked("interaction_network")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        edge_in_features: int = 0,
-        hidden: int = 64,
-        steps: int = 3,
-        layers: int = 2,
-        activation: str = "relu",
+        in_features: Size,
+        out_features: Size = 1,
+        edge_in_features: NonNegative = 0,
+        hidden: Size = 64,
+        steps: Size = 3,
+        layers: Size = 2,
+        activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        if min(hidden, steps, layers) < 1 or edge_in_features < 0:
-            raise UserError(f"interaction_network: hidden, steps and layers must be >= 1, received "
-                            f"hidden={hidden}, steps={steps}, layers={layers}")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features, self.edge_in_features = in_features, out_features, edge_in_features
         self.hidden, self.steps = hidden, steps
         self.inputs = ("x", "mask", "edge_index", "edge_mask") + (("edge_features",) if edge_in_features else ())

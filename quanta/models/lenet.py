@@ -17,14 +17,18 @@ links each C3 map to only 3, 4 or 6 of the S2 maps, is an option.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
-from quanta.models.conv import check_positive, output_size, pooling
+from quanta.models.conv import output_size, pooling
+from quanta.models.hints import Size
+from quanta.registry import checked
 
 # Table I of the paper: the S2 maps (0-5) that feed each of the 16 C3 maps.
 C3_TABLE: tuple[tuple[int, ...], ...] = (
@@ -90,24 +94,20 @@ class LeNet5(nn.Module):
 
     inputs = ("x",)
 
+    @checked("lenet5")
     def __init__(
         self,
-        in_channels: int = 1,
-        out_features: int = 10,
+        in_channels: Size = 1,
+        out_features: Size = 10,
         input_shape: tuple[int, int] = (32, 32),
-        activation: str = "tanh",
-        pool: Literal["avg", "max"] = "avg",
+        activation: Activation = "tanh",
+        pool: Annotated[Literal["avg", "max"], Field(description="'avg' or 'max'")] = "avg",
         sparse_c3: bool = False,
     ) -> None:
         super().__init__()
-        check_positive("in_channels", in_channels, "lenet5")
-        check_positive("out_features", out_features, "lenet5")
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2 or min(input_shape) < 32:
+        if min(input_shape) < 32:
             raise UserError(f"lenet5: input images must be at least 32x32 pixels (the paper's size), received "
                             f"{input_shape}; pad them, or use digits with resolution=32")
-        if pool not in ("avg", "max"):
-            raise UserError(f"lenet5: pool must be 'avg' or 'max', received {pool!r}")
         self.in_channels, self.out_features, self.input_shape = in_channels, out_features, input_shape
         self.activation, self.pool, self.sparse_c3 = activation, pool, sparse_c3
 

@@ -11,18 +11,21 @@ a wide enough one approximates any continuous function on a compact set.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.drop_connect import dense
-from quanta.models.init import INIT_SCHEMES, initialise
+from quanta.models.hints import Probability, Size, Widths
+from quanta.models.init import Init, initialise
+from quanta.registry import checked
 
-NORMS = ("none", "batch", "layer")
+Norm = Literal["none", "batch", "layer"]
+NORMS: tuple[str, ...] = get_args(Norm)
 
 
 class MLP(nn.Module):
@@ -65,35 +68,19 @@ class MLP(nn.Module):
 
     inputs = ("x",)  # the batch arrays forward() takes, in order
 
+    @checked("mlp")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        hidden: tuple[int, ...] = (64, 64),
-        activation: str = "relu",
-        dropout: float = 0.0,
-        norm: Literal["none", "batch", "layer"] = "none",
-        init: Literal["default", "xavier", "he"] = "default",
-        drop_connect: float = 0.0,
+        in_features: Size,
+        out_features: Size = 1,
+        hidden: Widths = (64, 64),
+        activation: Activation = "relu",
+        dropout: Probability = 0.0,
+        norm: Annotated[Norm, Field(description="one of none, batch, layer")] = "none",
+        init: Init = "default",
+        drop_connect: Probability = 0.0,
     ) -> None:
         super().__init__()
-        hidden = tuple(hidden)
-        _check_size("in_features", in_features)
-        _check_size("out_features", out_features)
-        for i, width in enumerate(hidden):
-            _check_size(f"hidden[{i}]", width)
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"mlp: dropout must be in [0, 1), received {dropout!r}")
-        if not 0.0 <= drop_connect < 1.0:
-            raise UserError(f"mlp: drop_connect must be in [0, 1), received {drop_connect!r}")
-        if norm not in NORMS:
-            raise UserError(f"mlp: norm must be one of {', '.join(NORMS)}, received {norm!r}")
-        if init not in INIT_SCHEMES:
-            raise UserError(
-                f"mlp: init must be one of {', '.join(INIT_SCHEMES)}, received {init!r}"
-            )
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
 
         self.in_features = in_features
         self.out_features = out_features
@@ -130,11 +117,6 @@ class MLP(nn.Module):
         """Raw outputs ``[N, out_features]`` for inputs ``[N, ...]``."""
         x = x.reshape(x.shape[0], self.in_features)  # [N, ...] -> [N, in_features]
         return self.layers(x)  # [N, out_features]
-
-
-def _check_size(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"mlp: {name} must be a positive integer, received {value!r}")
 
 
 __all__ = ["MLP", "NORMS"]

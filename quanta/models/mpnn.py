@@ -24,19 +24,25 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.graph import edge_endpoints_valid, gather, masked_sum, scatter_sum
+from quanta.models.hints import NonNegative, Size, Widths
+from quanta.registry import checked
 
-GRAPHS = ("complete", "given")
-EDGE_NETWORKS = ("matrix", "gate")
-READOUTS = ("graph", "node")
+Graph = Literal["complete", "given"]
+GRAPHS: tuple[str, ...] = get_args(Graph)
+EdgeNetwork = Literal["matrix", "gate"]
+EDGE_NETWORKS: tuple[str, ...] = get_args(EdgeNetwork)
+Readout = Literal["graph", "node"]
+READOUTS: tuple[str, ...] = get_args(Readout)
 
 
 class MPNN(nn.Module):
@@ -99,34 +105,25 @@ class MPNN(nn.Module):
 
     inputs: tuple[str, ...] = ("x", "mask")  # set per instance from the graph kind (see __init__)
 
+    @checked("mpnn")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        hidden: int = 64,
-        steps: int = 3,
-        graph: Literal["complete", "given"] = "complete",
+        in_features: Size,
+        out_features: Size = 1,
+        hidden: Size = 64,
+        steps: Size = 3,
+        graph: Annotated[Graph, Field(description="one of complete, given")] = "complete",
         directed: bool = False,
-        edge_in_features: int = 0,
-        edge_network: Literal["matrix", "gate"] = "matrix",
-        edge_hidden: int = 16,
-        readout: Literal["graph", "node"] = "graph",
-        head: tuple[int, ...] = (64,),
-        activation: str = "relu",
+        edge_in_features: NonNegative = 0,
+        edge_network: Annotated[EdgeNetwork, Field(description="one of matrix, gate")] = "matrix",
+        edge_hidden: Size = 16,
+        readout: Annotated[Readout, Field(description="one of graph, node")] = "graph",
+        head: Widths = (64,),
+        activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        head = tuple(head)
-        for name, value, allowed in (("graph", graph, GRAPHS), ("edge_network", edge_network, EDGE_NETWORKS),
-                                     ("readout", readout, READOUTS)):
-            if value not in allowed:
-                raise UserError(f"mpnn: {name} must be one of {', '.join(allowed)}, received {value!r}")
-        if min(hidden, steps, edge_hidden, *head) < 1 or edge_in_features < 0:
-            raise UserError(f"mpnn: hidden, steps, edge_hidden and head widths must be >= 1, received "
-                            f"hidden={hidden}, steps={steps}, edge_hidden={edge_hidden}, head={head}")
         if graph == "complete" and edge_in_features:
             raise UserError("mpnn: edge features need graph='given' (with an edge_index)")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features, self.hidden, self.steps = in_features, out_features, hidden, steps
         self.graph, self.directed, self.edge_in_features = graph, directed, edge_in_features
         self.edge_network_kind, self.edge_hidden, self.readout = edge_network, edge_hidden, readout

@@ -22,16 +22,23 @@ Reference:
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.graph import MaskedBatchNorm, gather, knn, masked_mean
+from quanta.models.hints import Probability, Size, Widths
+from quanta.registry import checked
 
 #: the three EdgeConv blocks of the paper's ParticleNet (ParticleNet-Lite: k=7, ((32,)*3, (64,)*3), head (128,))
 PARTICLENET_CHANNELS = ((64, 64, 64), (128, 128, 128), (256, 256, 256))
+Channels = Annotated[tuple[Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)], ...],
+                     Field(min_length=1, description="at least one block of positive widths")]
 
 
 class EdgeConvBlock(nn.Module):
@@ -119,32 +126,22 @@ class ParticleNet(nn.Module):
 
     inputs = ("x", "mask")  # the batch arrays forward() takes, in order
 
+    @checked("particlenet")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        k: int = 16,
-        channels: tuple[tuple[int, ...], ...] = PARTICLENET_CHANNELS,
-        coordinates: tuple[int, ...] = (0, 1),
-        head: tuple[int, ...] = (256,),
-        dropout: float = 0.1,
-        activation: str = "relu",
+        in_features: Size,
+        out_features: Size = 1,
+        k: Size = 16,
+        channels: Channels = PARTICLENET_CHANNELS,
+        coordinates: Annotated[tuple[int, ...], Field(min_length=1, description="one or more feature indices")] = (0, 1),
+        head: Widths = (256,),
+        dropout: Probability = 0.1,
+        activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        channels = tuple(tuple(block) for block in channels)
-        coordinates, head = tuple(coordinates), tuple(head)
-        if k < 1:
-            raise UserError(f"particlenet: k must be >= 1, received {k}")
-        if not channels or any(not block or min(block) < 1 for block in channels):
-            raise UserError(f"particlenet: channels needs at least one block of positive widths, "
-                            f"received {channels}")
-        if not coordinates or not all(0 <= i < in_features for i in coordinates):
+        if not all(0 <= i < in_features for i in coordinates):
             raise UserError(f"particlenet: coordinates must be feature indices below in_features = "
                             f"{in_features}, received {coordinates}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"particlenet: dropout must be in [0, 1), received {dropout!r}")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features, self.k = in_features, out_features, k
         self.channels, self.coordinates = channels, coordinates
 

@@ -21,12 +21,14 @@ applies the step and turns the rule into a loss whose gradient is exactly
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from quanta.errors import UserError
+from quanta.models.hints import Size
+from quanta.registry import checked
 
 
 class Perceptron(nn.Module):
@@ -52,14 +54,11 @@ class Perceptron(nn.Module):
 
     inputs = ("x",)
 
-    def __init__(self, in_features: int, out_features: int = 1,
-                 init: Literal["zeros", "default"] = "zeros") -> None:
+    @checked("perceptron")
+    def __init__(self, in_features: Size, out_features: Size = 1,
+                 init: Annotated[Literal["zeros", "default"], Field(description="'zeros' or 'default'")] = "zeros",
+                 ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"perceptron: {name} must be a positive integer, received {value!r}")
-        if init not in ("zeros", "default"):
-            raise UserError(f"perceptron: init must be 'zeros' or 'default', received {init!r}")
         self.in_features = in_features
         self.out_features = out_features
         self.init = init

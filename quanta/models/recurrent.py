@@ -38,17 +38,20 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
 from quanta.models.attention import masked_mean
+from quanta.models.hints import Probability, Size
+from quanta.registry import checked
 
+Cell = Literal["rnn", "gru", "lstm"]
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-OUTPUTS = ("sequence", "steps")
-POOLINGS = ("last", "mean", "max")
+Output = Literal["sequence", "steps"]
 
 
 def lengths_of(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
@@ -196,26 +199,20 @@ class RecurrentNet(nn.Module):
 
     inputs = ("x", "mask")  # the batch arrays forward() takes, in order
 
+    @checked("rnn")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        cell: Literal["rnn", "gru", "lstm"] = "lstm",
-        hidden: int = 64,
-        layers: int = 1,
+        in_features: Size,
+        out_features: Size = 1,
+        cell: Annotated[Cell, Field(description="one of rnn, gru, lstm")] = "lstm",
+        hidden: Size = 64,
+        layers: Size = 1,
         bidirectional: bool = False,
-        dropout: float = 0.0,
-        output: Literal["sequence", "steps"] = "sequence",
-        pooling: Literal["last", "mean", "max"] = "last",
+        dropout: Probability = 0.0,
+        output: Annotated[Output, Field(description="one of sequence, steps")] = "sequence",
+        pooling: Annotated[Literal["last", "mean", "max"], Field(description="one of last, mean, max")] = "last",
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features),
-                            ("hidden", hidden), ("layers", layers)):
-            check_size("rnn", name, value)
-        check_choice("rnn", "cell", cell, tuple(CELLS))
-        check_choice("rnn", "output", output, OUTPUTS)
-        check_choice("rnn", "pooling", pooling, POOLINGS)
-        check_dropout("rnn", dropout)
         self.in_features, self.out_features = in_features, out_features
         self.cell, self.hidden, self.layers = cell, hidden, layers
         self.bidirectional, self.dropout = bidirectional, dropout
@@ -248,24 +245,6 @@ class RecurrentNet(nn.Module):
                 steps = steps.masked_fill(~mask[..., None].bool(), torch.finfo(steps.dtype).min)
             pooled = steps.amax(dim=1)  # [N, D*H]
         return self.head(pooled)  # [N, out_features]
-
-
-def check_size(model: str, name: str, value: int) -> None:
-    """A one-line error unless ``value`` is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"{model}: {name} must be a positive integer, received {value!r}")
-
-
-def check_choice(model: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    """A one-line error unless ``value`` is one of ``allowed``."""
-    if value not in allowed:
-        raise UserError(f"{model}: {name} must be one of {', '.join(allowed)}, received {value!r}")
-
-
-def check_dropout(model: str, value: float) -> None:
-    """A one-line error unless ``value`` is a probability in [0, 1)."""
-    if not 0.0 <= value < 1.0:
-        raise UserError(f"{model}: dropout must be in [0, 1), received {value!r}")
 
 
 __all__ = ["CELLS", "MaskedRecurrence", "RecurrentNet", "lengths_of", "open_forget_gates", "reverse_within_length"]

@@ -25,24 +25,21 @@ and steadies early training:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
-from quanta.models.conv import (
-    DIMS,
-    GlobalPool,
-    check_positive,
-    check_widths,
-    conv_layer,
-    norm_layer,
-    spatial_dims,
-)
+from quanta.models.conv import Dims, GlobalPool, conv_layer, norm_layer, spatial_dims
+from quanta.models.hints import Depths, Size, Stages
+from quanta.registry import checked
 
-BLOCKS = ("basic", "bottleneck")
+Block = Literal["basic", "bottleneck"]
+BLOCKS: tuple[str, ...] = get_args(Block)
 EXPANSION = {"basic": 1, "bottleneck": 4}  # output channels of a block / its width
 
 
@@ -157,35 +154,25 @@ class ResNet(nn.Module):
 
     inputs = ("x",)
 
+    @checked("resnet")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        dims: Literal[1, 2, 3] = 2,
-        block: Literal["basic", "bottleneck"] = "basic",
-        widths: tuple[int, ...] = (16, 32, 64),
-        depths: int | tuple[int, ...] = 2,
-        stem_channels: int = 16,
-        norm: Literal["batch", "group", "layer"] = "batch",
-        activation: str = "relu",
+        in_channels: Size,
+        out_features: Size = 1,
+        dims: Annotated[Dims, Field(description="1, 2 or 3")] = 2,
+        block: Annotated[Block, Field(description="one of basic, bottleneck")] = "basic",
+        widths: Stages = (16, 32, 64),
+        depths: Depths = 2,
+        stem_channels: Size = 16,
+        norm: Annotated[Literal["batch", "group", "layer"], Field(description="one of batch, group, layer")] = "batch",
+        activation: Activation = "relu",
         zero_init_residual: bool = False,
         fixup: bool = False,
     ) -> None:
         super().__init__()
-        widths = check_widths("widths", widths, "resnet")
         depths = (depths,) * len(widths) if isinstance(depths, int) else depths
-        depths = check_widths("depths", depths, "resnet")
-        for name, value in (("in_channels", in_channels), ("out_features", out_features),
-                            ("stem_channels", stem_channels)):
-            check_positive(name, value, "resnet")
         if len(depths) != len(widths):
             raise UserError(f"resnet: depths needs one entry per stage ({len(widths)} widths), received {depths}")
-        if block not in BLOCKS:
-            raise UserError(f"resnet: block must be one of {', '.join(BLOCKS)}, received {block!r}")
-        if dims not in DIMS:
-            raise UserError(f"resnet: dims must be 1, 2 or 3, received {dims!r}")
-        if norm not in ("batch", "group", "layer"):
-            raise UserError(f"resnet: norm must be one of batch, group, layer, received {norm!r}")
         if fixup and zero_init_residual:
             raise UserError("resnet: fixup has no normalisation to zero-initialise; "
                             "choose fixup or zero_init_residual, not both")

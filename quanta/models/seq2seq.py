@@ -39,7 +39,9 @@ import torch
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.recurrent import MaskedRecurrence, check_dropout, check_size
+from quanta.models.hints import Probability, Size
+from quanta.models.recurrent import MaskedRecurrence
+from quanta.registry import checked
 
 
 def decoder_inputs(y: np.ndarray, start: int) -> np.ndarray:
@@ -118,22 +120,19 @@ class Seq2Seq(nn.Module):
 
     inputs = ("x", "mask", "decoder_input")  # the batch arrays forward() takes, in order
 
+    @checked("seq2seq")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 2,
-        hidden: int = 64,
-        embedding: int = 32,
-        attention: int = 64,
-        layers: int = 1,
+        in_features: Size,
+        out_features: Size = 2,
+        hidden: Size = 64,
+        embedding: Size = 32,
+        attention: Size = 64,
+        layers: Size = 1,
         bidirectional: bool = True,
-        dropout: float = 0.0,
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features), ("hidden", hidden),
-                            ("embedding", embedding), ("attention", attention), ("layers", layers)):
-            check_size("seq2seq", name, value)
-        check_dropout("seq2seq", dropout)
         self.in_features, self.out_features = in_features, out_features
         self.hidden, self.embedding, self.attention = hidden, embedding, attention
         self.layers, self.bidirectional, self.dropout = layers, bidirectional, dropout

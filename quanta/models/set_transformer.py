@@ -33,18 +33,22 @@ Reference:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.attention import EncoderLayer, MultiHeadAttention
 from quanta.models.graph import MaskedBatchNorm, masked_mean
+from quanta.models.hints import NonNegative, Probability, Size, Widths
+from quanta.registry import checked
 
-POOLINGS = ("class_token", "mean")
+Pooling = Literal["class_token", "mean"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 PAIR_FEATURE_NAMES = ("ln_delta_r", "ln_kt", "ln_z", "ln_m2")
 
 
@@ -154,41 +158,32 @@ class SetTransformer(nn.Module):
 
     inputs = ("x", "mask")  # the batch arrays forward() takes, in order
 
+    @checked("set_transformer")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        dim: int = 64,
-        heads: int = 4,
-        layers: int = 3,
-        feedforward: int = 128,
-        dropout: float = 0.0,
-        activation: str = "gelu",
-        pooling: Literal["class_token", "mean"] = "class_token",
-        class_layers: int = 1,
+        in_features: Size,
+        out_features: Size = 1,
+        dim: Size = 64,
+        heads: Size = 4,
+        layers: NonNegative = 3,
+        feedforward: Size = 128,
+        dropout: Probability = 0.0,
+        activation: Activation = "gelu",
+        pooling: Annotated[Pooling, Field(description="one of class_token, mean")] = "class_token",
+        class_layers: NonNegative = 1,
         pair_bias: bool = False,
-        kinematics: tuple[int, int, int] = (0, 1, 2),
-        pair_hidden: int = 32,
-        head: tuple[int, ...] = (64,),
+        kinematics: Annotated[tuple[int, int, int], Field(description="three feature indices (eta, phi, log_pt)")] = (0, 1, 2),
+        pair_hidden: Size = 32,
+        head: Widths = (64,),
     ) -> None:
         super().__init__()
-        head, kinematics = tuple(head), tuple(kinematics)
-        if dim < 1 or heads < 1 or dim % heads:
+        if dim % heads:
             raise UserError(f"set_transformer: dim ({dim}) must be a positive multiple of heads ({heads})")
-        if layers < 0 or class_layers < 0 or feedforward < 1 or pair_hidden < 1:
-            raise UserError("set_transformer: layers and class_layers must be >= 0, feedforward and "
-                            f"pair_hidden >= 1; received {layers}, {class_layers}, {feedforward}, {pair_hidden}")
-        if pooling not in POOLINGS:
-            raise UserError(f"set_transformer: pooling must be one of {', '.join(POOLINGS)}, received {pooling!r}")
         if pooling == "class_token" and class_layers < 1:
             raise UserError("set_transformer: pooling 'class_token' needs class_layers >= 1")
-        if pair_bias and (len(kinematics) != 3 or not all(0 <= i < in_features for i in kinematics)):
+        if pair_bias and not all(0 <= i < in_features for i in kinematics):
             raise UserError(f"set_transformer: kinematics must be three feature indices (eta, phi, log_pt) "
                             f"below in_features = {in_features}, received {kinematics}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"set_transformer: dropout must be in [0, 1), received {dropout!r}")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features, self.dim = in_features, out_features, dim
         self.pooling, self.pair_bias, self.kinematics = pooling, pair_bias, kinematics
 

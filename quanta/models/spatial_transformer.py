@@ -15,15 +15,27 @@ nothing".
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
 from quanta.errors import UserError
+from quanta.models.activations import Activation
 from quanta.models.cnn import CNN
-from quanta.models.conv import ConvBlock, check_positive, check_widths, pooling, spatial_dims
+from quanta.models.conv import (
+    ConvBlock,
+    Norm,
+    Pool,
+    check_positive,
+    check_widths,
+    pooling,
+    spatial_dims,
+)
+from quanta.models.hints import Probability, Size, Stages, Widths
+from quanta.registry import checked
 
 _ADAPTIVE_POOL = {2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 LOCALISATION_GRID = 4  # the localisation features are averaged onto 4 (x 4 (x 4)) cells: any input size works
@@ -126,19 +138,20 @@ class SpatialTransformerCNN(nn.Module):
 
     inputs = ("x",)
 
+    @checked("stn_cnn")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        dims: Literal[2, 3] = 2,
-        localisation_channels: tuple[int, ...] = (8, 16),
-        localisation_hidden: int = 32,
-        channels: tuple[int, ...] = (16, 32, 64),
-        pool: Literal["max", "avg", "stochastic"] = "max",
-        hidden: tuple[int, ...] = (64,),
-        norm: Literal["none", "batch", "group", "layer"] = "batch",
-        activation: str = "relu",
-        dropout: float = 0.0,
+        in_channels: Size,
+        out_features: Size = 1,
+        dims: Annotated[Literal[2, 3], Field(description="2 (images) or 3 (volumes)")] = 2,
+        localisation_channels: Stages = (8, 16),
+        localisation_hidden: Size = 32,
+        channels: Stages = (16, 32, 64),
+        pool: Annotated[Pool, Field(description="one of max, avg, stochastic")] = "max",
+        hidden: Widths = (64,),
+        norm: Annotated[Norm, Field(description="one of none, batch, group, layer")] = "batch",
+        activation: Activation = "relu",
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_features, self.dims = in_channels, out_features, dims

@@ -19,20 +19,18 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
-from quanta.models.activations import activation as make_activation
+from quanta.models.activations import Activation
 from quanta.models.attention import EncoderLayer, LearnedPositions, SinusoidalPositions, masked_mean
-from quanta.models.recurrent import check_choice, check_dropout, check_size
-
-POSITIONS = ("sinusoidal", "learned", "none")
-POOLINGS = ("mean", "cls")
-OUTPUTS = ("sequence", "steps")
+from quanta.models.hints import Probability, Size
+from quanta.models.recurrent import Output
+from quanta.registry import checked
 
 
 class TransformerEncoder(nn.Module):
@@ -76,38 +74,27 @@ class TransformerEncoder(nn.Module):
 
     inputs = ("x", "mask")  # the batch arrays forward() takes, in order
 
+    @checked("transformer")
     def __init__(
         self,
-        in_features: int,
-        out_features: int = 1,
-        dim: int = 64,
-        heads: int = 4,
-        layers: int = 2,
-        feedforward: int = 256,
-        dropout: float = 0.0,
-        activation: str = "gelu",
-        positions: Literal["sinusoidal", "learned", "none"] = "sinusoidal",
-        max_length: int = 512,
-        vocabulary: int = 0,
-        pooling: Literal["mean", "cls"] = "mean",
-        output: Literal["sequence", "steps"] = "sequence",
+        in_features: Size,
+        out_features: Size = 1,
+        dim: Size = 64,
+        heads: Size = 4,
+        layers: Size = 2,
+        feedforward: Size = 256,
+        dropout: Probability = 0.0,
+        activation: Activation = "gelu",
+        positions: Annotated[Literal["sinusoidal", "learned", "none"],
+                             Field(description="one of sinusoidal, learned, none")] = "sinusoidal",
+        max_length: Size = 512,
+        vocabulary: Annotated[int, Field(ge=0, description="0 (features) or a positive integer")] = 0,
+        pooling: Annotated[Literal["mean", "cls"], Field(description="one of mean, cls")] = "mean",
+        output: Annotated[Output, Field(description="one of sequence, steps")] = "sequence",
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features), ("dim", dim),
-                            ("heads", heads), ("layers", layers), ("feedforward", feedforward),
-                            ("max_length", max_length)):
-            check_size("transformer", name, value)
-        if isinstance(vocabulary, bool) or not isinstance(vocabulary, int) or vocabulary < 0:
-            raise UserError(f"transformer: vocabulary must be 0 (features) or a positive integer, "
-                            f"received {vocabulary!r}")
         if dim % heads:
             raise UserError(f"transformer: dim ({dim}) must be divisible by heads ({heads})")
-        check_choice("transformer", "positions", positions, POSITIONS)
-        check_choice("transformer", "pooling", pooling, POOLINGS)
-        check_choice("transformer", "output", output, OUTPUTS)
-        check_dropout("transformer", dropout)
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         self.in_features, self.out_features = in_features, out_features
         self.dim, self.heads, self.layers, self.feedforward = dim, heads, layers, feedforward
         self.dropout, self.activation = dropout, activation

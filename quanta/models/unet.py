@@ -31,21 +31,27 @@ supervision), which a task may fit to downsampled targets
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
-from quanta.models.activations import ACTIVATIONS
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
-from quanta.models.conv import spatial_dims
-from quanta.models.init import INIT_SCHEMES, initialise
+from quanta.models.conv import Dims, spatial_dims
+from quanta.models.hints import NonNegative, Probability, Size
+from quanta.models.init import Init, initialise
+from quanta.registry import checked
 
-NORMS = ("batch", "group", "instance", "none")
-UPSAMPLING = ("transpose", "interpolate")
-UPSCALE_MODES = ("interpolate", "pixel_shuffle")
+Norm = Literal["batch", "group", "instance", "none"]
+NORMS: tuple[str, ...] = get_args(Norm)
+Upsampling = Literal["transpose", "interpolate"]
+UPSAMPLING: tuple[str, ...] = get_args(Upsampling)
+UpscaleMode = Literal["interpolate", "pixel_shuffle"]
+UPSCALE_MODES: tuple[str, ...] = get_args(UpscaleMode)
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -192,43 +198,29 @@ class UNet(nn.Module):
 
     inputs = ("x",)  # the batch arrays forward() takes, in order
 
+    @checked("unet")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        dimensions: Literal[1, 2, 3] = 2,
-        depth: int = 3,
-        width: int = 16,
-        growth: int = 2,
-        convs: int = 2,
-        kernel_size: int = 3,
-        norm: Literal["batch", "group", "instance", "none"] = "batch",
-        activation: str = "relu",
-        dropout: float = 0.0,
-        upsampling: Literal["transpose", "interpolate"] = "transpose",
-        upscale: int = 1,
-        upscale_mode: Literal["interpolate", "pixel_shuffle"] = "interpolate",
+        in_channels: Size,
+        out_features: Size = 1,
+        dimensions: Annotated[Dims, Field(description="1, 2 or 3")] = 2,
+        depth: NonNegative = 3,
+        width: Size = 16,
+        growth: Size = 2,
+        convs: Size = 2,
+        kernel_size: Size = 3,
+        norm: Annotated[Norm, Field(description="one of batch, group, instance, none")] = "batch",
+        activation: Activation = "relu",
+        dropout: Probability = 0.0,
+        upsampling: Annotated[Upsampling, Field(description="one of transpose, interpolate")] = "transpose",
+        upscale: Size = 1,
+        upscale_mode: Annotated[UpscaleMode, Field(description="one of interpolate, pixel_shuffle")] = "interpolate",
         residual: bool = False,
-        init: Literal["default", "xavier", "he"] = "default",
+        init: Init = "default",
     ) -> None:
         super().__init__()
-        for name, value, low in (("in_channels", in_channels, 1), ("out_features", out_features, 1),
-                                 ("depth", depth, 0), ("width", width, 1), ("growth", growth, 1),
-                                 ("convs", convs, 1), ("kernel_size", kernel_size, 1), ("upscale", upscale, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise UserError(f"unet: {name} must be an integer >= {low}, received {value!r}")
-        if dimensions not in (1, 2, 3):
-            raise UserError(f"unet: dimensions must be 1, 2 or 3, received {dimensions!r}")
         if kernel_size % 2 == 0:
             raise UserError(f"unet: kernel_size must be odd (same padding), received {kernel_size}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"unet: dropout must be in [0, 1), received {dropout!r}")
-        for name, value, allowed in (("norm", norm, NORMS), ("upsampling", upsampling, UPSAMPLING),
-                                     ("upscale_mode", upscale_mode, UPSCALE_MODES), ("init", init, INIT_SCHEMES)):
-            if value not in allowed:
-                raise UserError(f"unet: {name} must be one of {', '.join(allowed)}, received {value!r}")
-        if activation not in ACTIVATIONS:
-            make_activation(activation)  # raises the UserError with a suggestion
         if residual and in_channels != out_features:
             raise UserError(f"unet: residual=True adds the input to the output, so in_channels "
                             f"({in_channels}) must equal out_features ({out_features})")

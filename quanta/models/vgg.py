@@ -14,14 +14,18 @@ the flatten, so that any input size works.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from quanta.errors import UserError
+from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
-from quanta.models.conv import ConvBlock, GlobalPool, check_positive, check_widths, pooling
+from quanta.models.conv import ConvBlock, GlobalPool, pooling
+from quanta.models.hints import Depths, Probability, Size, Stages, Widths
+from quanta.registry import checked
 
 
 class VGG(nn.Module):
@@ -56,31 +60,22 @@ class VGG(nn.Module):
 
     inputs = ("x",)
 
+    @checked("vgg")
     def __init__(
         self,
-        in_channels: int,
-        out_features: int = 1,
-        widths: tuple[int, ...] = (32, 64, 128),
-        depths: int | tuple[int, ...] = 2,
-        norm: Literal["batch", "none"] = "batch",
-        activation: str = "relu",
-        hidden: tuple[int, ...] = (128,),
-        dropout: float = 0.0,
+        in_channels: Size,
+        out_features: Size = 1,
+        widths: Stages = (32, 64, 128),
+        depths: Depths = 2,
+        norm: Annotated[Literal["batch", "none"], Field(description="'batch' or 'none'")] = "batch",
+        activation: Activation = "relu",
+        hidden: Widths = (128,),
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
-        widths = check_widths("widths", widths, "vgg")
         depths = (depths,) * len(widths) if isinstance(depths, int) else depths
-        depths = check_widths("depths", depths, "vgg")
-        hidden = tuple(hidden)
         if len(depths) != len(widths):
             raise UserError(f"vgg: depths needs one entry per stage ({len(widths)} widths), received {depths}")
-        for name, value in (("in_channels", in_channels), ("out_features", out_features),
-                            *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
-            check_positive(name, value, "vgg")
-        if norm not in ("batch", "none"):
-            raise UserError(f"vgg: norm must be 'batch' or 'none', received {norm!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"vgg: dropout must be in [0, 1), received {dropout!r}")
         self.in_channels, self.out_features, self.widths, self.depths = in_channels, out_features, widths, depths
         self.norm, self.activation, self.hidden, self.dropout = norm, activation, hidden, dropout
 

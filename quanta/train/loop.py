@@ -22,6 +22,7 @@ and read once per epoch, with the validation metrics.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 
 from quanta.data.batching import DeviceData
+from quanta.errors import UserError
 from quanta.tasks.base import Task
 from quanta.train.augment import AugmentPipeline, build_augmentations
 from quanta.train.callbacks import Callback
@@ -45,6 +47,18 @@ from quanta.train.config import TrainConfig
 from quanta.train.optim import build_schedule
 from quanta.train.schedules import LearningRateSchedule
 from quanta.train.state import TrainingState
+
+
+class TrainingDiverged(UserError):
+    """The training loss became NaN or infinite: the weights are lost, the last checkpoint is kept."""
+
+    def __init__(self, epoch: int, loss: float, lr: float):
+        self.epoch, self.loss, self.lr = epoch, loss, lr
+        super().__init__(self.describe("training"))
+
+    def describe(self, label: str) -> str:
+        return (f"{label}: training diverged in epoch {self.epoch} (the training loss is {self.loss}); "
+                f"try a smaller lr (it was {self.lr:.3g}), clip_grad_norm, or check the inputs for extreme values")
 
 
 class TrainingInterrupted(Exception):
@@ -142,6 +156,8 @@ class Trainer:
                     batches += 1
                 self.step += batches
                 train_loss = (loss_sum / max(batches, 1)).item()  # the epoch's one sync
+                if not math.isfinite(train_loss):  # before any callback can checkpoint non-finite weights
+                    raise TrainingDiverged(epoch, train_loss, state.lr)
                 seconds = time.perf_counter() - start
                 logs: dict[str, Any] = {
                     "epoch": epoch,

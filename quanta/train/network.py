@@ -41,7 +41,7 @@ from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
 from quanta.train.checkpoint import load_checkpoint, save_checkpoint
 from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
-from quanta.train.loop import Trainer, TrainingInterrupted
+from quanta.train.loop import Trainer, TrainingDiverged, TrainingInterrupted
 from quanta.train.progress import Progress
 from quanta.train.transfer import MODEL_FILE, TransferReport, load_matching
 
@@ -146,6 +146,8 @@ class Network:
         except TrainingInterrupted as stop:
             stop.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
             raise
+        except TrainingDiverged as diverged:
+            raise UserError(diverged.describe(label)) from None
         self.history = self.trainer.history
         return self
 
@@ -188,6 +190,9 @@ class Network:
         """Write weights, transform and spec to ``directory/model.safetensors``."""
         path = Path(directory) / MODEL_FILE
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        broken = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if broken:  # a file of NaN weights would score every sample as NaN later
+            raise UserError(f"{path}: not saved, {len(broken)} weight tensors hold NaN or Inf ({broken[0][6:]}, ...)")
         tensors.update(self._transform_tensors())
         task_params = {name: getattr(self.task, name) for name in parameters(type(self.task))}
         meta = {"spec": self.spec, "task": self.task.name, "task_params": task_params, "inputs": list(self.inputs),

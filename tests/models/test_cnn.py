@@ -79,11 +79,11 @@ def test_translation_invariance_with_global_pooling() -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"channels": ()}, "channels must list at least one width"),
-    ({"channels": (8, 0)}, r"channels\[1\] must be a positive integer"),
+    ({"channels": ()}, r"channels must be a list of one or more positive integers; received \(\)"),
+    ({"channels": (8, 0)}, r"channels must be a list of one or more positive integers; received \(8, 0\)"),
     ({"downsample": "conv"}, "downsample must be one of pool, stride, none"),
     ({"pool": "median"}, "pool must be one of max, avg, stochastic"),
-    ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
+    ({"dropout": 1.5}, r"dropout must be a number in \[0, 1\); received 1.5"),
     ({"padding": "valid"}, "padding must be 'same' or a non-negative integer"),
     ({"dims": 4}, "dims must be 1, 2 or 3"),
 ])

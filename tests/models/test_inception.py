@@ -58,9 +58,9 @@ def test_output_shapes(shape: tuple[int, ...], params: dict) -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"widths": (32, 4)}, "widths must be at least 8"),
+    ({"widths": (32, 4)}, r"widths must be a list of one or more widths of at least 8 \(four branches\); received \(32, 4\)"),
     ({"modules_per_stage": 0}, "modules_per_stage must be a positive integer"),
-    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\); received 1.0"),
 ])
 def test_bad_arguments_are_user_errors(params: dict, message: str) -> None:
     with pytest.raises(UserError, match=f"inception: {message}"):

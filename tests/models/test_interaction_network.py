@@ -72,7 +72,7 @@ def test_builds_from_the_tracks_graph_view():
 def test_bad_inputs_are_named():
     with pytest.raises(UserError, match="needs hit graphs"):
         InteractionNetwork.for_data({"x": (10, 6), "mask": (10,)}, 1)
-    with pytest.raises(UserError, match="hidden, steps and layers must be >= 1"):
+    with pytest.raises(UserError, match="^interaction_network: steps must be a positive integer; received 0$"):
         InteractionNetwork(6, steps=0)
 
 

@@ -77,14 +77,14 @@ def test_xavier_and_he_zero_the_biases() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"in_features": -1}, "in_features must be a positive integer, received -1"),
+        ({"in_features": -1}, "in_features must be a positive integer; received -1"),
         ({"in_features": 4, "out_features": 0}, "out_features must be a positive integer"),
-        ({"in_features": 4, "hidden": (8, -2)}, r"hidden\[1\] must be a positive integer"),
-        ({"in_features": 4, "dropout": 1.0}, r"dropout must be in \[0, 1\)"),
-        ({"in_features": 4, "dropout": -0.1}, r"dropout must be in \[0, 1\)"),
+        ({"in_features": 4, "hidden": (8, -2)}, r"hidden must be a list of positive integers; received \(8, -2\)"),
+        ({"in_features": 4, "dropout": 1.0}, r"dropout must be a number in \[0, 1\); received 1.0"),
+        ({"in_features": 4, "dropout": -0.1}, r"dropout must be a number in \[0, 1\); received -0.1"),
         ({"in_features": 4, "norm": "group"}, "norm must be one of none, batch, layer"),
         ({"in_features": 4, "init": "glorot"}, "init must be one of default, xavier, he"),
-        ({"in_features": 4, "activation": "rel"}, "unknown activation 'rel'"),
+        ({"in_features": 4, "activation": "rel"}, r"activation must be one of identity, .*, silu; received 'rel'; did you mean 'relu'\?$"),
     ],
 )
 def test_bad_arguments_are_one_line_user_errors(kwargs: dict, message: str) -> None:

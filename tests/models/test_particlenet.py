@@ -73,7 +73,7 @@ def test_first_block_finds_neighbours_in_the_coordinates_then_in_learned_feature
 def test_bad_parameters_are_named():
     with pytest.raises(UserError, match="coordinates must be feature indices"):
         ParticleNet(7, coordinates=(0, 9))
-    with pytest.raises(UserError, match="channels needs at least one block"):
+    with pytest.raises(UserError, match=r"^particlenet: channels must be at least one block of positive widths; received \(\)$"):
         ParticleNet(7, channels=())
     with pytest.raises(UserError, match="particle sets"):
         ParticleNet.for_data({"x": (1, 40, 40)}, 1)

@@ -155,7 +155,7 @@ def test_reverse_within_length() -> None:
         ({"cell": "elman"}, "cell must be one of rnn, gru, lstm"),
         ({"output": "last"}, "output must be one of sequence, steps"),
         ({"pooling": "sum"}, "pooling must be one of last, mean, max"),
-        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\); received 1.0"),
     ],
 )
 def test_bad_arguments_are_one_line_user_errors(kwargs: dict, message: str) -> None:

@@ -100,7 +100,7 @@ def test_for_data_needs_decoder_inputs() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"hidden": 0}, "hidden must be a positive integer"), ({"attention": -2}, "attention must be"),
-     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)")],
+     ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\); received 1.0")],
 )
 def test_bad_arguments_are_one_line_user_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):

@@ -95,8 +95,8 @@ def test_for_data() -> None:
         ({"positions": "rotary"}, "positions must be one of sinusoidal, learned, none"),
         ({"pooling": "max"}, "pooling must be one of mean, cls"),
         ({"vocabulary": -1}, "vocabulary must be 0"),
-        ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
-        ({"activation": "rleu"}, "unknown activation 'rleu'"),
+        ({"dropout": 1.5}, r"dropout must be a number in \[0, 1\); received 1.5"),
+        ({"activation": "rleu"}, r"activation must be one of identity, .*; received 'rleu'; did you mean 'relu'\?$"),
     ],
 )
 def test_bad_arguments_are_one_line_user_errors(kwargs: dict, message: str) -> None:

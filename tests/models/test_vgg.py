@@ -55,9 +55,9 @@ def test_two_stacked_3x3_convolutions_see_5x5() -> None:
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"depths": (2, 2)}, "depths needs one entry per stage"),
-    ({"widths": ()}, "widths must list at least one width"),
+    ({"widths": ()}, r"widths must be a list of one or more positive integers; received \(\)"),
     ({"norm": "group"}, "norm must be 'batch' or 'none'"),
-    ({"dropout": -0.5}, r"dropout must be in \[0, 1\)"),
+    ({"dropout": -0.5}, r"dropout must be a number in \[0, 1\); received -0.5"),
 ])
 def test_bad_arguments_are_user_errors(params: dict, message: str) -> None:
     with pytest.raises(UserError, match=f"vgg: {message}"):
