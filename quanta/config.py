@@ -254,7 +254,7 @@ def read_experiment(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         raise UserError(f"{path}: is a directory; expected an experiment YAML file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text(), path)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -266,6 +266,66 @@ def read_experiment(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of keys (name, data, task, methods, ...) at the top level")
     return raw
+
+
+ALIAS_VALUES = 10_000
+"""How many values YAML aliases (``*name``) may add to a document beyond those written out."""
+
+
+def load_yaml(text: str, path: str | Path) -> Any:
+    """The data of a YAML document (safe loading only), refusing alias bombs.
+
+    Aliases are expanded by reference, but every later step (validation,
+    messages, ``config.yaml``) walks the expanded tree: a "billion laughs"
+    document of a few lines becomes gigabytes. A document whose aliases add
+    more than :data:`ALIAS_VALUES` values, refers to itself, or nests too
+    deeply to read is refused with a one-line :class:`UserError` naming ``path``.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise UserError(f"{path}: YAML nested too deeply to read") from None
+        if node is None:
+            return None
+        _check_aliases(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_aliases(root: yaml.Node, path: str | Path) -> None:
+    written: set[int] = set()  # distinct nodes: what the text spells out
+    sizes: dict[int, int] = {}  # id(node) -> values in its expanded tree
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            line = node.start_mark.line + 1
+            raise UserError(f"{path}: a YAML alias refers to the anchor that contains it (line {line}); "
+                            "an experiment cannot contain itself")
+        written.add(key)
+        total = 1
+        if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            open_nodes.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else \
+                [item for pair in node.value for item in pair]
+            for child in children:
+                total += size(child)
+                if total - len(written) > ALIAS_VALUES:
+                    line = node.start_mark.line + 1
+                    raise UserError(
+                        f"{path}: YAML aliases expand to more than {ALIAS_VALUES} values beyond those "
+                        f"written (from line {line}); write the values out instead of nesting aliases")
+            open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def default_experiment_path() -> Path:

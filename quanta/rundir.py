@@ -297,10 +297,12 @@ class RunDirectory(_Folder):
         """``(mapping, text)`` of ``config.yaml``, for a report that shows it as written."""
         import yaml
 
+        from quanta.config import load_yaml
+
         path = self.path / self.CONFIG
         text = _read_text(path)
         try:
-            config = yaml.safe_load(text)
+            config = load_yaml(text, path)
         except yaml.YAMLError as error:
             raise UserError(f"{path}: not valid YAML ({_first_line(error)})") from None
         if config is None:
