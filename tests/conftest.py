@@ -30,6 +30,28 @@ def xor():
     return xor_clouds()
 
 
+def quanta_here(*args: str, cwd):
+    """The ``quanta`` command run in this process (no interpreter start-up): a ``CompletedProcess``.
+
+    For tests of many quick commands; an exception that escapes the command fails the test.
+    """
+    import contextlib
+    import io
+    import os
+    import subprocess
+
+    from quanta.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["quanta", *args], code, out.getvalue(), err.getvalue())
+
+
 def run_quanta(*args: str, cwd, env_extra: dict | None = None):
     """The ``quanta`` command in a subprocess, as a user runs it: ``CompletedProcess`` with text output."""
     import os

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from quanta.config import ALIAS_VALUES
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here as run_quanta
 from tests.test_paths_and_locks import files_experiment, user_error
 
 BOMB = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))

@@ -7,6 +7,7 @@ a scalable tree boosting system", KDD 2016.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,7 @@ OBJECTIVES = {
 }
 SUPPORTED = "binary, multiclass, regression"
 MODEL_FILE = "boosted_trees.json"
+META_FILE = "boosted_trees.meta.json"  # the task, the best round and the SHA-256 of both files
 FRACTION = "a fraction in (0, 1]"
 
 
@@ -125,8 +127,9 @@ class BoostedTrees(Method):
         self._check_fitted("booster_")
         path = Path(directory) / MODEL_FILE
         self.booster_.save_model(str(path))  # XGBoost's JSON format: data only, no code
-        (Path(directory) / "boosted_trees.meta.json").write_text(
-            json.dumps({"task": self.task_, "best_round": self.best_round_}))
+        meta = {"task": self.task_, "best_round": self.best_round_}
+        meta["sha256"] = _digest(path.read_bytes(), meta)
+        (Path(directory) / META_FILE).write_text(json.dumps(meta))
         return path
 
     @classmethod
@@ -136,16 +139,35 @@ class BoostedTrees(Method):
         path = Path(directory) / MODEL_FILE
         if not path.exists():
             raise UserError(f"{path}: no saved boosted trees here")
+        meta_path = Path(directory) / META_FILE
+        try:
+            meta = json.loads(meta_path.read_bytes())
+            task, best_round, digest = meta["task"], meta["best_round"], meta["sha256"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problem = f"missing key {error}" if isinstance(error, KeyError) else _first_line(error)
+            raise UserError(f"{meta_path}: cannot read the saved boosted trees' record ({problem})") from None
+        model = path.read_bytes()
+        if digest != _digest(model, {"task": task, "best_round": best_round}):
+            raise UserError(f"{path}: damaged: the trees or their record differ from what was written "
+                            f"(SHA-256 mismatch with {META_FILE}); train again or restore the files")
         method = cls()
         method.booster_ = xgboost.Booster()
         try:
-            method.booster_.load_model(str(path))
-            meta = json.loads((Path(directory) / "boosted_trees.meta.json").read_text())
-        except (xgboost.core.XGBoostError, OSError, ValueError) as error:
-            raise UserError(f"{path}: cannot read saved boosted trees ({error})") from None
-        method.task_, method.best_round_ = meta["task"], meta["best_round"]
+            method.booster_.load_model(bytearray(model))
+        except xgboost.core.XGBoostError as error:
+            raise UserError(f"{path}: cannot read saved boosted trees ({_first_line(error)})") from None
+        method.task_, method.best_round_ = task, best_round
         return method
 
+
+
+def _digest(model: bytes, meta: dict) -> str:
+    """SHA-256 of the saved trees and of their record (task, best round)."""
+    return hashlib.sha256(model + json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _chunks(part):

@@ -9,6 +9,10 @@ hyperparameters, the *skeletons* of nested states). Two properties matter:
   nothing is unpickled, so a malicious file cannot run code. A file that is
   not a valid checkpoint (a pickle, a ``torch.save`` archive, a truncated
   write) is a :class:`~quanta.errors.UserError` naming the file.
+- **Checked on every read.** The header holds a SHA-256 of the JSON document
+  and of every tensor's name, dtype, shape and bytes; a file whose bits have
+  changed since it was written (a flipped weight, an edited header) is refused
+  with a message naming it, never loaded as if it were what training wrote.
 - **Never half-written.** The file is written to a temporary name in the same
   folder, flushed to disk, then renamed over the old one (``os.replace`` is
   atomic on POSIX and Windows): a crash leaves either the old checkpoint or the
@@ -23,6 +27,7 @@ same for the random number generators of torch, CUDA, NumPy and Python.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -39,8 +44,9 @@ import torch
 
 from quanta.errors import UserError
 
-FORMAT = "quanta.checkpoint/1"  # header tag; bump when the layout changes
+FORMAT = "quanta.checkpoint/2"  # header tag; bump when the layout changes (2: the SHA-256)
 _META_KEY = "quanta"  # header metadata key of the JSON document
+_DIGEST_KEY = "quanta.sha256"  # header metadata key of the checksum of document and tensors
 
 # Tags of the skeleton's JSON objects. A plain JSON object in a skeleton is a
 # dict with string keys none of which starts with "__"; anything else is tagged.
@@ -78,8 +84,10 @@ def save_checkpoint(
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         # looked up at call time, so that a test can make the write fail
+        storable = _storable(tensors)
         safetensors.torch.save_file(
-            _storable(tensors), str(temporary), metadata={_META_KEY: document}
+            storable, str(temporary),
+            metadata={_META_KEY: document, _DIGEST_KEY: _digest(document, storable)},
         )
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())  # the bytes are on disk before the rename makes them visible
@@ -115,7 +123,21 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         meta = document["meta"]
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path}: not a quanta checkpoint (header: {error!r})") from None
+    if header.get(_DIGEST_KEY) != _digest(header[_META_KEY], tensors):
+        raise UserError(f"{path}: damaged: its contents differ from what was written (SHA-256 "
+                        "mismatch); it cannot be trusted, train again or restore the file")
     return tensors, meta
+
+
+def _digest(document: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the header document and of every tensor (name, dtype, shape, bytes), by name."""
+    digest = hashlib.sha256(document.encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        if tensor.numel():
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()
 
 
 def _storable(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
