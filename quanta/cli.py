@@ -41,12 +41,28 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict", help="score new files with the methods of a run trained from files",
-        description="Read new files the way the run read its training files (derived, selection, features, tree), "
-                    "apply its methods and write one output per input: score_<method> columns next to --keep columns.")
+        description="Read new files the way the run read its training files (derived,\n"
+                    "selection, features, tree), apply its methods and write one output per\n"
+                    "input: score_<method> columns next to --keep columns.",
+        epilog="output format:\n"
+               "  --format parquet|hdf5|root chooses it; without --format the suffix of\n"
+               "  --out does (.parquet/.pq, .h5/.hdf5, .root). For one input --out is the\n"
+               "  file, written under the name given. For a folder (several inputs, or an\n"
+               "  existing folder) each output is named after its input's stem and written\n"
+               "  in --format, else in the format the folder's suffix names (scores.root/),\n"
+               "  else in the input's own when it is one of these, else as Parquet.\n"
+               "  A suffix of --out naming another format than --format is an error.\n\n"
+               "examples:\n"
+               "  quanta predict RUN_DIR new.root --out scores.parquet --keep event\n"
+               "  quanta predict RUN_DIR new/*.root --out scores/ --format hdf5",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("run_dir", metavar="RUN_DIR", help="a run directory whose data source is 'files'")
     predict.add_argument("files", nargs="+", metavar="FILES", help="the new files to score")
     predict.add_argument("--out", required=True,
                          help="output file (.parquet, .h5/.hdf5, .root) or, with several inputs, a folder")
+    predict.add_argument("--format", metavar="{parquet,hdf5,root}",
+                         help="the output format (default: from the suffix of --out; "
+                              "see 'output format')")
     predict.add_argument("--method", action="append", default=None, metavar="NAME",
                          help="a method of the run to apply (repeatable; default: all)")
     predict.add_argument("--keep", action="append", default=[], metavar="COL",
@@ -137,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.predict import predict_files
 
             for path in predict_files(args.run_dir, args.files, args.out, methods=args.method,
-                                      keep=args.keep, tree=args.tree):
+                                      keep=args.keep, tree=args.tree, format=args.format):
                 print(path)
             return 0
         if args.command == "datasets" and args.action == "show":

@@ -11,7 +11,9 @@ columns named by ``keep`` (event numbers, weights, observables).
 
 Outputs are Parquet (``.parquet``), HDF5 (``.h5``/``.hdf5``, one dataset per
 column) or ROOT (``.root``, a TTree named ``predictions``). With several inputs
-``out`` is a folder and each output is named after its input's stem.
+``out`` is a folder and each output is named after its input's stem. ``format``
+(``--format``) chooses the format explicitly; without it the suffix of ``out``
+decides (see :func:`output_paths`), and a suffix naming another format is an error.
 """
 
 from __future__ import annotations
@@ -26,24 +28,28 @@ from quanta.errors import UserError, closest, unknown_name
 from quanta.rundir import RunDirectory
 
 OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".h5": "hdf5", ".hdf5": "hdf5", ".root": "root"}
+OUTPUT_FORMATS = ("parquet", "hdf5", "root")  # what --format accepts: what TableWriter writes
+FORMAT_SUFFIX = {"parquet": ".parquet", "hdf5": ".h5", "root": ".root"}  # of a folder's outputs
 TREE = "predictions"  # the TTree of ROOT outputs
 CHUNK_ROWS = 200_000  # rows of a new file read and scored at a time
 
 
 def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                   methods: list[str] | None = None, keep: tuple[str, ...] | list[str] = (),
-                  tree: str | None = None) -> list[Path]:
+                  tree: str | None = None, format: str | None = None) -> list[Path]:
     """Score new files with the methods of a run trained from files; return the written paths.
 
     Args:
         run_dir: a run directory whose ``config.yaml`` has ``data.source: files``.
         paths: the new files (labels are not needed).
-        out: the output file for one input (its suffix picks the format); a
-            folder for several (see :func:`output_paths`).
+        out: the output file for one input (its suffix picks the format unless
+            ``format`` is given); a folder for several (see :func:`output_paths`).
         methods: the methods to apply (default: every method of the run).
         keep: flat input columns (derived ones included) copied next to the scores.
         tree: the TTree of ROOT inputs (default: the run's ``tree``).
+        format: ``parquet``, ``hdf5`` or ``root`` (default: from the suffix of ``out``).
     """
+    format = check_format(format)
     run = RunDirectory.open(run_dir)
     raw = run.read_config()
     data = raw.get("data") or {}
@@ -57,7 +63,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     for path in paths:
         if not Path(path).is_file():
             raise UserError(f"{path}: no such file")
-    targets = output_paths(paths, out)
+    targets = output_paths(paths, out, format)
     inputs_given = {Path(path).resolve() for path in paths}
     for target in targets:  # an unwritable --out fails before any model is loaded
         if target.resolve() in inputs_given:
@@ -72,7 +78,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     reader = FileInputs(run, raw, tree, keep)
     written = []
     for path, target in zip(paths, targets, strict=True):
-        with TableWriter(target) as writer:
+        with TableWriter(target, format) as writer:
             for dataset, columns in reader.chunks(path):
                 table: dict[str, np.ndarray] = {}
                 for name in keep:
@@ -149,11 +155,11 @@ class FileInputs:
 
 
 class TableWriter:
-    """Writes flat columns to ``target`` chunk by chunk, in the format of its suffix."""
+    """Writes flat columns to ``target`` chunk by chunk, in ``format`` (default: its suffix's)."""
 
-    def __init__(self, target: Path):
+    def __init__(self, target: Path, format: str | None = None):
         self.target = target
-        self.format = _format_of_output(target)
+        self.format = check_format(format) or _format_of_output(target)
         self.handle: Any = None
         self.rows = 0
 
@@ -207,18 +213,28 @@ class TableWriter:
             self.handle = None
 
 
-def output_paths(paths: list[str], out: str | Path) -> list[Path]:
+def output_paths(paths: list[str], out: str | Path, format: str | None = None) -> list[Path]:
     """One output per input: ``out`` itself for one input, ``out/<input stem><suffix>`` for several.
 
-    For a folder the suffix is ``out``'s own when it names a format
-    (``preds.root/``), else the input's when it is an output format, else ``.parquet``.
+    For one input ``out`` is the file (unless it is an existing folder): its
+    suffix gives the format, or ``format`` does and the file is written under
+    the name given. For a folder the format is ``format``, else the folder's
+    own suffix when it names one (``preds.root/``), else the input's when it is
+    an output format, else Parquet. A suffix of ``out`` that names another
+    format than ``format`` is an error.
     """
+    format = check_format(format)
     out = Path(out)
     if len(paths) == 1 and not out.is_dir():
-        _format_of_output(out)
+        if format is None:
+            _format_of_output(out)
+        else:
+            _agrees(out, format, folder=False)
         return [out]
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: several inputs write one file each into a folder, but this is a file")
+    if format is not None:
+        _agrees(out, format, folder=True)
     stems = [Path(p).stem for p in paths]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
@@ -226,17 +242,45 @@ def output_paths(paths: list[str], out: str | Path) -> list[Path]:
                         "outputs in one folder are named after the input's stem")
     targets = []
     for path, stem in zip(paths, stems, strict=True):
-        suffix = next((s for s in (out.suffix.lower(), Path(path).suffix.lower()) if s in OUTPUT_SUFFIXES),
-                      ".parquet")
-        targets.append(out / f"{stem}{suffix}")
+        named = [s for s in (out.suffix.lower(), Path(path).suffix.lower()) if s in OUTPUT_SUFFIXES]
+        if format is not None:
+            named = [s for s in named if OUTPUT_SUFFIXES[s] == format] or [FORMAT_SUFFIX[format]]
+        targets.append(out / f"{stem}{named[0] if named else '.parquet'}")
     return targets
+
+
+def check_format(format: str | None) -> str | None:
+    """``format`` if predict writes it (None: from the suffix), else a one-line error."""
+    if format is None or format in OUTPUT_FORMATS:
+        return format
+    guess = closest(format, OUTPUT_FORMATS)
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    raise UserError(f"--format {format}: predict cannot write {format}{hint or ';'} "
+                    f"allowed: {', '.join(OUTPUT_FORMATS)}")
+
+
+def _agrees(out: Path, format: str, folder: bool) -> None:
+    """A one-line error when the suffix of ``out`` names a format other than ``format``.
+
+    A file's suffix may name any data format (``x.csv`` is CSV); a folder's
+    names one only when it is an output suffix (``preds.root/``), as without ``--format``.
+    """
+    from quanta.data.files.readers import SUFFIXES
+
+    suffix = out.suffix.lower()
+    named = OUTPUT_SUFFIXES.get(suffix, None if folder else SUFFIXES.get(suffix))
+    if named is not None and named != format:
+        matching = ", ".join(s for s, f in OUTPUT_SUFFIXES.items() if f == format)
+        raise UserError(f"--out {out} and --format {format} disagree: the suffix '{suffix}' "
+                        f"names {named}; drop one of them or use a suffix of {format} ({matching})")
 
 
 def _format_of_output(out: Path) -> str:
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise UserError(f"--out {out}: cannot tell the output format from the suffix '{suffix}'; "
-                        f"use one of {', '.join(OUTPUT_SUFFIXES)} (or an existing folder for several inputs)")
+                        f"use one of {', '.join(OUTPUT_SUFFIXES)}, or --format "
+                        f"{'|'.join(OUTPUT_FORMATS)} (or an existing folder for several inputs)")
     return OUTPUT_SUFFIXES[suffix]
 
 
@@ -325,4 +369,5 @@ def score_columns(method: str, prefix: str, score: np.ndarray) -> dict[str, np.n
     return {f"{prefix}_{method}_{k}": score[:, k] for k in range(score.shape[1])}
 
 
-__all__ = ["predict_files", "FileInputs", "TableWriter", "output_paths", "score_columns"]
+__all__ = ["predict_files", "FileInputs", "TableWriter", "output_paths", "score_columns",
+           "OUTPUT_FORMATS"]

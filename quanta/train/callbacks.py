@@ -118,15 +118,17 @@ class Checkpoint(Callback):
 class StopAfter(Callback):
     """Raises KeyboardInterrupt after ``epoch`` epochs of a network, as a Ctrl-C would (tests, demos).
 
-    The rounds of a classical method (boosted trees) are not counted: it is a
-    network's training, with its checkpoint, that this interrupts.
+    It strikes as the next epoch starts, after every callback (the checkpoint
+    included) has finished with epoch ``epoch``. The rounds of a classical
+    method (boosted trees) are not counted: it is a network's training, with
+    its checkpoint, that this interrupts.
     """
 
     def __init__(self, epoch: int):
         self.epoch = epoch
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_start(self, trainer, epoch):
         from quanta.train.loop import Trainer
 
-        if isinstance(trainer, Trainer) and epoch >= self.epoch:
+        if isinstance(trainer, Trainer) and epoch > self.epoch:
             raise KeyboardInterrupt

@@ -229,6 +229,7 @@ class Trainer:
         meta = {
             "epoch": self.epoch,
             "step": self.step,
+            "should_stop": self.should_stop,  # early stopping fired: a resume trains no further
             "history": self.history,
             "optimizer": optim_skeleton,
             "schedule": None if self.schedule is None else asdict(self.schedule),  # a record: (epoch, step) is its state
@@ -253,3 +254,4 @@ class Trainer:
                 callback.load_state(part(callback.state_key), meta["callbacks"][callback.state_key])
         restore_rng(part("rng"), meta["rng"])
         self.epoch, self.step, self.history = meta["epoch"], meta["step"], meta["history"]
+        self.should_stop = bool(meta["should_stop"])

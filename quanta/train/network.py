@@ -120,13 +120,13 @@ class Network:
         if valid_data is not None:
             monitor = self.config.monitor
             hooks.append(EarlyStopping(self.config.patience, f"valid_{monitor}", self.task.goal(monitor)))
-        checkpoint = directory / CHECKPOINT_FILE if directory else None
-        if checkpoint is not None:
-            hooks.append(Checkpoint(checkpoint))
         if self.config.progress:
             batches = -(-len(train) // self.config.batch_size)
             hooks.append(Progress(label, self.config.epochs, batches, self.config.batch_size, self.task.monitor))
         hooks.extend(callbacks or [])
+        checkpoint = directory / CHECKPOINT_FILE if directory else None
+        if checkpoint is not None:  # last: it holds every callback's state after the epoch, a stop included
+            hooks.append(Checkpoint(checkpoint))
         if self.config.init_from and not resume:
             self.transfer_report = load_matching(self.model, self.config.init_from)
             if directory is not None:

@@ -74,3 +74,21 @@ def test_experiment_resume_matches_uninterrupted(tmp_path):
     b, _ = load_checkpoint(cut / "net" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (cut / "report.html").exists()
+
+
+def test_resume_after_early_stopping_trains_no_further(tmp_path):
+    """Killed right after the checkpoint of the epoch where early stopping fires: resume only finishes."""
+    x, y = xor_clouds(800)
+    data = from_arrays(x, y.astype(np.float32))
+    train, valid = data.subset(np.arange(600)), data.subset(np.arange(600, 800))
+    config = TrainConfig(epochs=60, batch_size=64, lr=0.05, patience=2, progress=False)
+    full = network(config).fit(train, valid, directory=tmp_path / "run")
+    stopped = len(full.history)
+    assert stopped < 60  # early stopping fired
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")
+    assert meta["epoch"] == stopped and meta["should_stop"] is True
+    resumed = network(config).fit(train, valid, directory=tmp_path / "run", resume=True)
+    assert len(resumed.history) == stopped
+    assert len((tmp_path / "run" / "history.jsonl").read_text().splitlines()) == stopped
+    for key, value in weights(full).items():  # the best epoch's weights, restored again
+        assert torch.equal(value, weights(resumed)[key]), key

@@ -10,6 +10,7 @@ and streaming from disk share it, so both modes make the same arrays.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import glob
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ import numpy as np
 from quanta.data.files.expressions import evaluate, names
 from quanta.data.files.jagged import pad_collection
 from quanta.errors import UserError, closest
+
+#: a message lists a file's columns up to this many, else this many closest by name and a count
+COLUMNS_SHOWN = 20
 
 
 @dataclass
@@ -48,7 +52,11 @@ class Inputs:
         wanted: set[str] = set(self.collection)
         for feature in self.features:
             if glob.has_magic(feature):
-                wanted.update(name for name in available if fnmatch.fnmatchcase(name, feature))
+                matches = {name for name in available if fnmatch.fnmatchcase(name, feature)}
+                derived = [name for name in self.derived if name not in available]
+                if not matches and not any(fnmatch.fnmatchcase(name, feature) for name in derived):
+                    no_match(feature, [*available, *derived], path)
+                wanted.update(matches)
             else:
                 base = feature.rpartition("_")[0]
                 wanted.add(feature if feature in available or base not in available else base)
@@ -145,8 +153,7 @@ def feature_names(features: list[str], columns: dict[str, Any], label: str | lis
             if glob.has_magic(feature):
                 matches = [name for name in columns if fnmatch.fnmatchcase(name, feature)]
                 if not matches:
-                    raise UserError(f"{path}: feature pattern '{feature}' matches no column; "
-                                    f"columns: {', '.join(columns)}")
+                    no_match(feature, list(columns), path)
                 chosen.extend(matches)
             else:
                 column(columns, feature, path)
@@ -159,6 +166,22 @@ def feature_names(features: list[str], columns: dict[str, Any], label: str | lis
     if not found:
         raise UserError(f"{path}: no numeric column to use as features; columns: {', '.join(columns)}")
     return found
+
+
+def no_match(pattern: str, columns: list[str], path: str) -> None:
+    """The one-line error of a pattern matching none of ``columns`` (stored and derived)."""
+    raise UserError(f"{path}: feature pattern '{pattern}' matches no column; "
+                    f"{column_listing(columns, pattern.translate(str.maketrans('', '', '*?[]!')))}")
+
+
+def column_listing(columns: list[str], near: str) -> str:
+    """``columns: a, b, c``; past :data:`COLUMNS_SHOWN`, the closest to ``near`` and a count."""
+    if len(columns) <= COLUMNS_SHOWN:
+        return f"columns: {', '.join(columns)}"
+    ranked = sorted(columns, key=lambda name: -difflib.SequenceMatcher(None, near, name).ratio())
+    shown = ranked[:COLUMNS_SHOWN]
+    return (f"the {len(shown)} closest of its {len(columns)} columns: {', '.join(shown)} "
+            f"(and {len(columns) - len(shown)} more)")
 
 
 def _features(columns: dict[str, Any], names: list[str], path: str) -> np.ndarray:
