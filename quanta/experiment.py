@@ -11,6 +11,7 @@ methods are kept, an interrupted network continues from its last checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,7 @@ def prepare(config: ExperimentConfig, data: Any = None, say=_silent) -> Prepared
     dataset = data if data is not None else _load_source(config, {}, say)
     dataset = dataset.checked(task.check_targets, task.needs_targets)
     parts = dataset.parts(config.data.split, config.seed, task.check_targets)
+    task.check_split(parts)
     say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs {dataset.input_shape}"
         + (" (streamed from disk)" if dataset.streamed else "") + "; split "
         + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
@@ -264,7 +266,8 @@ def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) 
             arrays[f"{name}_{prefix}score"] = scored
             if weight is not None:
                 arrays[f"{name}_{prefix}weight"] = weight
-            metrics[name].update({prefix + k: v for k, v in evaluation.metrics(y, scored, weight).items()})
+            values = evaluation.metrics(y, scored, weight).items()  # undefined on this split: left out
+            metrics[name].update({prefix + k: v for k, v in values if math.isfinite(v)})
     folder.write_predictions(arrays)
     return metrics
 
@@ -302,10 +305,23 @@ def reload_method(entry, folder: MethodDirectory) -> MethodResult:
 
 def _summary(run: ExperimentRun, task) -> str:
     """A plain-text metrics table of the test split."""
+    from quanta.evaluate import COMPANIONS
+    from quanta.report.html import format_measurement
+
     rows = [(name, result.metrics.get("test", {})) for name, result in run.results.items()]
-    keys = list(rows[0][1]) if rows else []
+    first = list(rows[0][1]) if rows else []
+    keys = [k for k in first if not any(k.endswith(s) and k.removesuffix(s) in first for s in COMPANIONS)]
     width = max([len(n) for n, _ in rows] + [6])
     lines = ["test metrics:", "  " + "method".ljust(width) + "".join(k.rjust(18) for k in keys)]
     for name, values in rows:
-        lines.append("  " + name.ljust(width) + "".join(f"{values.get(k, float('nan')):18.4f}" for k in keys))
+        cells = []
+        for key in keys:
+            value = values.get(key, float("nan"))
+            if values.get(f"{key}_lower_limit"):
+                cells.append(f"> {value:.0f}".rjust(18))
+            elif f"{key}_error" in values:
+                cells.append(format_measurement(value, values[f"{key}_error"]).rjust(18))
+            else:
+                cells.append(f"{value:18.4f}")
+        lines.append("  " + name.ljust(width) + "".join(cells))
     return "\n".join(lines)

@@ -105,7 +105,7 @@ class _Folder:
         return target
 
     def write_json(self, name: str, value: Any) -> Path:
-        return self.write_text(name, json.dumps(value, indent=1))
+        return self.write_text(name, json.dumps(value, indent=1, allow_nan=False))  # strict JSON
 
     def read_json(self, name: str, default: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON object in ``name``; ``default`` (when given) if the file is absent."""

@@ -1,12 +1,17 @@
 """Evaluate: metrics and figures computed from saved predictions.
 
 Everything here works on NumPy arrays (labels, scores, weights) and returns
-plain floats, so a BDT from scikit-learn and a transformer from PyTorch are
-measured by the same code::
+plain finite numbers (strict JSON: no ``Infinity`` or ``NaN``; a metric that
+is undefined for the data is left out), so a BDT from scikit-learn and a
+transformer from PyTorch are measured by the same code::
 
     from quanta.evaluate.binary import binary_metrics
     binary_metrics(y_test, score_test)
-    # {'auc': 0.97, 'accuracy': 0.91, 'rejection_at_0.3': 410.0, 'rejection_at_0.5': 96.3}
+    # {'auc': 0.97, 'accuracy': 0.91,
+    #  'rejection_at_0.3': 410.0, 'rejection_at_0.3_error': 35.2,
+    #  'rejection_at_0.3_lower_limit': False,
+    #  'rejection_at_0.5': 96.3, 'rejection_at_0.5_error': 4.2,
+    #  'rejection_at_0.5_lower_limit': False}
 
 Which metric set belongs to which task is the task's business
 (:mod:`quanta.tasks.evaluation`, with ``metrics_for(task, y, score)``).
@@ -48,14 +53,22 @@ METRIC_GOALS: dict[str, str] = {
 }
 
 
+#: Suffixes of the keys that qualify another metric: ``rejection_at_0.3_error`` is the
+#: uncertainty of ``rejection_at_0.3``, ``rejection_at_0.3_lower_limit`` says it is a lower limit.
+COMPANIONS = ("_error", "_lower_limit")
+
+
 def metric_goal(name: str) -> str | None:
     """"max", "min" or "zero" for a metric name, None when the direction is unknown.
 
     Background rejections (``rejection_at_<eps_S>``) are maximised; names
-    ending in ``_loss`` are minimised.
+    ending in ``_loss`` are minimised. The companions of a metric (its
+    uncertainty ``<name>_error``, the flag ``<name>_lower_limit``) rank nothing: None.
     """
     if name in METRIC_GOALS:
         return METRIC_GOALS[name]
+    if name.endswith(COMPANIONS):
+        return None
     if name.startswith("rejection_at_"):
         return "max"
     if name.endswith("loss"):
@@ -63,5 +76,6 @@ def metric_goal(name: str) -> str | None:
     return None
 
 
-__all__ = ["METRIC_GOALS", "binary_metrics", "clustering_metrics", "metric_goal", "multiclass_metrics",
-           "reconstruction_metrics", "regression_metrics", "segmentation_metrics"]
+__all__ = ["COMPANIONS", "METRIC_GOALS", "binary_metrics", "clustering_metrics", "metric_goal",
+           "multiclass_metrics", "reconstruction_metrics", "regression_metrics",
+           "segmentation_metrics"]

@@ -6,7 +6,10 @@ the ROC curve as physicists draw it: signal efficiency ``eps_S`` (true
 positive rate) against background efficiency ``eps_B`` (false positive rate).
 The figure of merit at a working point is the background rejection
 ``1 / eps_B`` at a fixed ``eps_S`` — how many background events one must
-simulate to see one pass the cut.
+simulate to see one pass the cut. It is quoted with its statistical
+uncertainty (binomial on ``eps_B``, see :func:`rejection_at`); when no
+background event of the ``N`` in the sample passes, only the lower limit
+``1 / eps_B > N`` is known, and that is what is reported.
 
 Every function takes optional per-sample weights (cross-section or generator
 weights; negative weights enter the sums with their sign). The overtraining
@@ -15,6 +18,8 @@ test, as TMVA does.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -125,8 +130,8 @@ def background_rejection(
     points (see :func:`efficiency_at`). When no background passes the cut
     that keeps ``eps_S`` of the signal (``eps_B == 0``: a perfect separation,
     or too few background events to measure it), the rejection is returned as
-    ``inf`` rather than raising; report it as a lower limit of about the number
-    of background events.
+    ``inf`` rather than raising; :func:`rejection_at` gives the finite lower
+    limit and the uncertainty instead, as :func:`binary_metrics` stores them.
 
     Args:
         y: int[N] labels, 1 = signal.
@@ -137,6 +142,60 @@ def background_rejection(
     eff_s, eff_b, _ = roc_curve(y, score, weight)
     eps_b = efficiency_at(eff_s, eff_b, signal_efficiency)
     return float(np.inf) if eps_b <= 0 else 1.0 / eps_b
+
+
+def effective_events(weight: np.ndarray) -> float:
+    """The effective number of events ``(sum w)^2 / sum(w^2)`` of weighted events.
+
+    It is the number of unweighted events with the same relative statistical
+    uncertainty on their sum; with unit weights it is the number of events.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    squares = float(np.sum(w**2))
+    return float(np.sum(w)) ** 2 / squares if squares > 0 else 0.0
+
+
+class Rejection(NamedTuple):
+    """The background rejection at one working point, as :func:`rejection_at` measures it.
+
+    Attributes:
+        value: ``1 / eps_B``; when no background event passes, the lower
+            limit ``N``, the number of background events (``1 / eps_B > N``).
+        error: the statistical (binomial) uncertainty of ``value``; 0 for a lower limit.
+        lower_limit: True when no background event passes, so ``value`` is a lower limit.
+    """
+
+    value: float
+    error: float
+    lower_limit: bool
+
+
+def rejection_at(
+    y: ArrayLike, score: ArrayLike, signal_efficiency: float, weight: ArrayLike | None = None
+) -> Rejection:
+    """Background rejection at ``eps_S = signal_efficiency`` with its statistical uncertainty.
+
+    ``eps_B`` is a binomial fraction of the ``N`` background events (of the
+    effective number ``(sum w)^2 / sum(w^2)`` when weighted, see
+    :func:`effective_events`): ``sigma_eps = sqrt(eps_B (1 - eps_B) / N)``,
+    propagated to the rejection as ``sigma = sigma_eps / eps_B^2``. When no
+    background event passes, the rejection is only known to exceed ``N`` (the
+    unweighted count): the result is that finite lower limit, never ``inf``.
+
+    Example: 1000 background events of which 100 pass give ``10 ± 0.95``.
+    """
+    labels, _, w = _binary_inputs(y, score, weight)
+    eff_s, eff_b, _ = roc_curve(y, score, weight)
+    background = labels == 0
+    eps_b = efficiency_at(eff_s, eff_b, signal_efficiency)
+    return _rejection(eps_b, int(np.count_nonzero(background)), effective_events(w[background]))
+
+
+def _rejection(eps_b: float, background_events: int, effective: float) -> Rejection:
+    if eps_b <= 0:
+        return Rejection(float(background_events), 0.0, True)
+    sigma_eps = np.sqrt(max(eps_b * (1.0 - eps_b), 0.0) / effective) if effective > 0 else 0.0
+    return Rejection(1.0 / eps_b, float(sigma_eps / eps_b**2), False)
 
 
 def accuracy(
@@ -189,29 +248,46 @@ def binary_metrics(
 ) -> dict[str, float]:
     """The standard summary of a signal/background classifier on one split.
 
+    Every value is finite, so the metrics are strict JSON (no ``Infinity``).
+
     Returns:
-        ``{"auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5"}`` as floats;
-        a rejection may be ``inf`` (see :func:`background_rejection`).
+        ``auc`` and ``accuracy``, then for each working point ``p`` of
+        :data:`WORKING_POINTS` (see :func:`rejection_at`):
+
+        - ``rejection_at_<p>``: ``1 / eps_B`` at ``eps_S = p``; when no
+          background event passes, the lower limit ``N`` (the number of
+          background events);
+        - ``rejection_at_<p>_error``: its statistical uncertainty (0 for a lower limit);
+        - ``rejection_at_<p>_lower_limit``: True when no background event
+          passes (``1 / eps_B > N``), else False.
     """
+    labels, _, w = _binary_inputs(y, score, weight)
     eff_s, eff_b, _ = roc_curve(y, score, weight)
-    metrics = {
+    background = labels == 0
+    events, effective = int(np.count_nonzero(background)), effective_events(w[background])
+    metrics: dict[str, float] = {
         "auc": area_under(eff_b, eff_s),
         "accuracy": accuracy(y, score, weight),
     }
     for point in WORKING_POINTS:
-        eps_b = efficiency_at(eff_s, eff_b, point)
-        metrics[f"rejection_at_{point}"] = float(np.inf) if eps_b <= 0 else 1.0 / eps_b
+        rejection = _rejection(efficiency_at(eff_s, eff_b, point), events, effective)
+        metrics[f"rejection_at_{point}"] = rejection.value
+        metrics[f"rejection_at_{point}_error"] = rejection.error
+        metrics[f"rejection_at_{point}_lower_limit"] = rejection.lower_limit
     return metrics
 
 
 __all__ = [
     "WORKING_POINTS",
+    "Rejection",
     "accuracy",
     "area_under",
     "auc",
     "background_rejection",
     "binary_metrics",
+    "effective_events",
     "efficiency_at",
     "overtraining_ks",
+    "rejection_at",
     "roc_curve",
 ]

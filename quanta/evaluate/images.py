@@ -59,9 +59,15 @@ def psnr(y: ArrayLike, prediction: ArrayLike, weight: ArrayLike | None = None,
 
 def reconstruction_metrics(y: ArrayLike, prediction: ArrayLike, weight: ArrayLike | None = None,
                            data_range: float | None = None) -> dict[str, float]:
-    """``{"mse", "rmse", "psnr"}`` of reconstructed images against the true ones."""
+    """``{"mse", "rmse", "psnr"}`` of reconstructed images against the true ones.
+
+    A perfect reconstruction has no finite PSNR: ``psnr`` is then left out (metrics are finite).
+    """
     error = mse(y, prediction, weight)
-    return {"mse": error, "rmse": float(np.sqrt(error)), "psnr": psnr(y, prediction, weight, data_range)}
+    metrics = {"mse": error, "rmse": float(np.sqrt(error))}
+    if error > 0:
+        metrics["psnr"] = psnr(y, prediction, weight, data_range)
+    return metrics
 
 
 def _labelled_pixels(y: ArrayLike, score: ArrayLike,
@@ -108,11 +114,17 @@ def iou_per_class(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = Non
 
 
 def segmentation_metrics(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None) -> dict[str, float]:
-    """``{"accuracy", "mean_iou", "iou_0", ..., "iou_<K-1>"}`` over all pixels."""
+    """``{"accuracy", "mean_iou", "iou_0", ..., "iou_<K-1>"}`` over all pixels.
+
+    A class absent from truth and prediction has no IoU: its ``iou_<k>`` is left
+    out, and ``mean_iou`` averages the classes that have one (metrics are finite).
+    """
     matrix = confusion_counts(y, score, weight)
     iou = _iou(matrix)
-    metrics = {"accuracy": float(np.trace(matrix) / matrix.sum()), "mean_iou": float(np.nanmean(iou))}
-    metrics.update({f"iou_{k}": float(value) for k, value in enumerate(iou)})
+    metrics = {"accuracy": float(np.trace(matrix) / matrix.sum())}
+    if np.isfinite(iou).any():
+        metrics["mean_iou"] = float(np.nanmean(iou))
+    metrics.update({f"iou_{k}": float(value) for k, value in enumerate(iou) if np.isfinite(value)})
     return metrics
 
 

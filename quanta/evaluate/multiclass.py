@@ -87,13 +87,15 @@ def multiclass_metrics(
     Returns:
         ``{"accuracy", "auc_macro"}``: accuracy of the arg-max class and the
         unweighted mean of the one-vs-rest AUCs over the classes present.
+        ``auc_macro`` is left out when no class has an AUC (every event of
+        one class), so that every value is finite.
     """
     aucs = one_vs_rest_auc(y, scores, weight)
     present = aucs[~np.isnan(aucs)]
-    return {
-        "accuracy": accuracy(y, scores, weight),
-        "auc_macro": float(present.mean()) if present.size else float("nan"),
-    }
+    metrics = {"accuracy": accuracy(y, scores, weight)}
+    if present.size:
+        metrics["auc_macro"] = float(present.mean())
+    return metrics
 
 
 __all__ = ["accuracy", "confusion_matrix", "multiclass_metrics", "one_vs_rest_auc"]

@@ -138,6 +138,8 @@ def regression_metrics(
 
     Returns:
         ``{"mse", "rmse", "mae", "r2", "bias", "resolution", "resolution_robust"}``.
+        ``r2`` is averaged over the targets that vary and left out when none
+        does (it is undefined for a constant target), so that every value is finite.
     """
     functions = {
         "mse": mse,
@@ -148,10 +150,13 @@ def regression_metrics(
         "resolution": resolution,
         "resolution_robust": robust_resolution,
     }
-    return {
-        name: float(np.mean(function(y, prediction, weight)))
-        for name, function in functions.items()
-    }
+    metrics = {}
+    for name, function in functions.items():
+        values = np.atleast_1d(function(y, prediction, weight))
+        defined = values[np.isfinite(values)]
+        if defined.size:
+            metrics[name] = float(np.mean(defined))
+    return metrics
 
 
 __all__ = [

@@ -7,9 +7,12 @@ scripts or links to other sites, so the report can be mailed, attached to an
 e-log entry, or opened offline years later.
 
 The page shows, top to bottom: the experiment name and start time, a metrics
-table of all methods and splits (best value of each column in bold), the
-comparison figures with every method overlaid, the loss curves of the
-networks, the environment (versions, device, seed) and the resolved config.
+table of all methods and splits (best value of each column in bold; background
+rejections as value ± statistical uncertainty, or a lower limit when no
+background passes), the comparison figures with every method overlaid, the
+loss curves of the networks, the data (events, selection, derived variables,
+weights, whether the metrics are weighted, and every method's inputs), the
+environment (versions, device, seed) and the resolved config.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quanta.errors import UserError
-from quanta.evaluate import metric_goal
+from quanta.evaluate import COMPANIONS, metric_goal
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
 from quanta.rundir import RunDirectory
 
@@ -123,6 +126,25 @@ def format_value(value: float) -> str:
     return f"{value:.4g}" if size >= 1e-3 else f"{value:.4f}"
 
 
+def format_measurement(value: float, error: float | None = None, lower_limit: bool = False) -> str:
+    """A metric with its uncertainty, as a reader quotes it (plain text, not HTML).
+
+    The uncertainty keeps two significant digits and the value is rounded to
+    the same decimal place (``410 ± 35``, ``6.67 ± 0.50``). A lower limit on a
+    background rejection reads ``> N (no background passes among N)``: ``value``
+    is then the number ``N`` of background events, none of which passed the cut.
+    """
+    if lower_limit and math.isfinite(value):
+        events = f"{round(value):,}"
+        return f"> {events} (no background passes among {events})"
+    if error is None or not math.isfinite(error) or not math.isfinite(value) or error < 0:
+        return format_value(value)
+    if error == 0 or max(abs(value), error) >= 1e7:
+        return f"{format_value(value)} ± {format_value(error)}"
+    decimals = min(max(1 - math.floor(math.log10(error)), 0), 8)
+    return f"{value:,.{decimals}f} ± {error:,.{decimals}f}"
+
+
 def _best(values: list[float | None], goal: str | None) -> set[int]:
     """Indices of the best finite-or-infinite values, when at least two methods compete."""
     usable = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
@@ -133,40 +155,76 @@ def _best(values: list[float | None], goal: str | None) -> set[int]:
     return {i for i, v in usable if key(v) == top}
 
 
+def _companion_of(key: str, keys: list[str]) -> bool:
+    """Whether ``key`` qualifies another metric of ``keys`` (``rejection_at_0.3_error``)."""
+    return any(key.endswith(suffix) and key.removesuffix(suffix) in keys for suffix in COMPANIONS)
+
+
+def _ranked(values: dict[str, float], key: str) -> float | None:
+    """The value of ``key`` for ranking methods: a lower limit counts as infinitely large."""
+    value = values.get(key)
+    if value is not None and values.get(f"{key}_lower_limit"):
+        return math.inf
+    return value
+
+
+def _cell(values: dict[str, float], key: str) -> str:
+    """The table cell text (HTML) of metric ``key``: the value, ± its uncertainty, or a limit."""
+    value = values.get(key)
+    if value is None:
+        return ""
+    limit = bool(values.get(f"{key}_lower_limit"))
+    return _e(format_measurement(value, values.get(f"{key}_error"), limit))
+
+
 def _metrics_table(run: RunRecord) -> str:
-    """One table: rows grouped by split (test first), one column per metric."""
-    columns: list[str] = []
+    """One table: rows grouped by split (test first), one column per metric.
+
+    A metric's companions (``<key>_error``, ``<key>_lower_limit``) are shown in
+    its own column, as ``value ± error`` or as a lower limit, not as columns.
+    """
+    keys: list[str] = []
     for method in run.methods:
         for split in REPORT_ORDER:
             for key in method.metrics.get(split, {}):
-                if key not in columns:
-                    columns.append(key)
+                if key not in keys:
+                    keys.append(key)
+    columns = [key for key in keys if not _companion_of(key, keys)]
     splits = [s for s in REPORT_ORDER if any(s in m.metrics for m in run.methods)]
     if not columns or not splits:
         return '<p class="missing">metrics.json holds no metric values.</p>'
 
     head = "".join(f'<th class="num" title="{_e(c)}">{metric_label(c)}</th>' for c in columns)
     rows = []
+    limits = infinite = False
     for split in splits:
         methods = [m for m in run.methods if split in m.metrics]
         rows.append(f'<tr class="split"><th colspan="{len(columns) + 1}">{_e(split)}</th></tr>')
-        best = {
-            c: _best([m.metrics[split].get(c) for m in methods], metric_goal(c)) for c in columns
-        }
+        best = {c: _best([_ranked(m.metrics[split], c) for m in methods], metric_goal(c))
+                for c in columns}
         for i, method in enumerate(methods):
+            values = method.metrics[split]
             cells = [f'<td class="method">{_e(method.name)}</td>']
             for c in columns:
-                value = method.metrics[split].get(c)
-                shown = "" if value is None else format_value(value)
                 css = "num best" if i in best[c] else "num"
-                cells.append(f'<td class="{css}">{shown}</td>')
+                cells.append(f'<td class="{css}">{_cell(values, c)}</td>')
+                limits = limits or bool(values.get(f"{c}_lower_limit"))
+                infinite = infinite or math.isinf(values.get(c, 0.0))
             rows.append(f"<tr>{''.join(cells)}</tr>")
     note = "Best value of each column within a split in <b>bold</b>."
     if any(c.startswith("rejection_at_") for c in columns):
         note += (
             " Background rejections 1/ε<sub>B</sub> are read off the ROC curve at the given "
-            "signal efficiency ε<sub>S</sub>; ∞ means no background event passed the cut."
+            "signal efficiency ε<sub>S</sub>, ± their statistical uncertainty (binomial on "
+            "ε<sub>B</sub>, with the effective number of background events when weighted)."
         )
+        if limits:
+            note += (" “&gt; N (no background passes among N)”: none of the N background "
+                     "events passed the cut, so only the lower limit 1/ε<sub>B</sub> &gt; N "
+                     "is known.")
+        if infinite:
+            note += (" ∞ (a run written by an older quanta) means no background event passed "
+                     "the cut.")
     note = f'<p class="note">{note}</p>'
     return (
         f'<table class="metrics"><thead><tr><th>Method</th>{head}</tr></thead>'
@@ -379,26 +437,144 @@ def _environment_section(run: RunRecord) -> str:
     return f'<h2>Environment</h2><table class="kv"><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _data_section(run: RunRecord) -> str:
-    """What the methods were trained on: sizes, inputs, classes, how it was read, files skipped."""
-    data = run.data
-    if not data:
-        return ""
-    split = data.get("split") or {}
-    info = data.get("info") or {}
-    rows = [("source", data.get("name")),
-            ("samples", ", ".join(f"{k} {v:,}" for k, v in split.items() if isinstance(v, int))),
-            ("inputs per sample", " × ".join(str(d) for d in data.get("input_shape") or []) or None),
-            ("classes", ", ".join(map(str, data.get("classes") or [])) or None)]
-    names = data.get("feature_names") or []
-    if names:
-        rows.append(("features", ", ".join(map(str, names[:40])) + (f" … ({len(names)})" if len(names) > 40 else "")))
-    if data.get("streamed"):
+#: Data parameters that decide what a method's inputs are (the rest decide which events).
+_INPUT_KEYS = ("view", "features", "collection", "pad_length", "sort_by")
+
+
+def _listed(names: list[Any], limit: int = 40) -> str:
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f" … ({len(names)})" if len(names) > limit else "")
+
+
+def _setting(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _method_entries(run: RunRecord) -> dict[str, dict[str, Any]]:
+    """The ``methods:`` entries of config.yaml by name."""
+    entries = run.config.get("methods")
+    if not isinstance(entries, list):
+        return {}
+    return {str(e["name"]): e for e in entries if isinstance(e, dict) and e.get("name") is not None}
+
+
+def _method_inputs(data: dict[str, Any], record: dict[str, Any],
+                   overrides: dict[str, Any]) -> tuple[str, str]:
+    """``(inputs, per sample)`` of a method: the shared data settings, its own ``data:`` on top."""
+    view = {**data, **overrides}
+    shared = not any(key in overrides for key in _INPUT_KEYS)
+    described, shape = [], ""
+    if view.get("collection"):
+        collection, length = list(view["collection"]), view.get("pad_length")
+        text = f"collection {_listed(collection)} per element, padded to {length} elements"
+        if view.get("sort_by"):
+            text += f", sorted by {view['sort_by']} (descending)"
+        described.append(text)
+        shape = f"{length} × {len(collection)}, with a mask"
+    elif "features" in view:  # the files source: named columns
+        resolved = record.get("feature_names") if shared else None
+        names = list(resolved or view.get("features") or [])
+        described.append(f"features {_listed(names)}" if names
+                         else "features: every flat numeric column")
+        if resolved or (names and not any(c in str(n) for n in names for c in "*?[")):
+            shape = str(len(names))
+    elif view.get("view") is not None:
+        described.append(f"view {view['view']}")
+    if shared and not view.get("collection"):
+        shape = " × ".join(str(d) for d in record.get("input_shape") or []) or shape
+        if "features" not in view and record.get("feature_names"):
+            described.append(f"features {_listed(record['feature_names'])}")
+    described += [f"{key}: {_setting(value)}" for key, value in overrides.items()
+                  if key not in _INPUT_KEYS or (key == "view" and "features" in view)]
+    return "; ".join(described) or "x of the data set, as given", shape
+
+
+def _weighting(run: RunRecord, data: dict[str, Any]) -> str | None:
+    """Whether the metrics are weighted: from the saved predictions, else from the data settings."""
+    saved = {m.name: any(p.weight is not None for p in m.predictions.values())
+             for m in run.methods if m.predictions}
+    if not saved:
+        if data.get("weight") or data.get("reweight"):
+            return "yes, by the per-event weights (no predictions saved to check)"
+        return None
+    if all(saved.values()):
+        return "yes: metrics and figures use the per-event weights (the KS p-values do not)"
+    if not any(saved.values()):
+        return "no: every event counts once"
+    weighted = [name for name, flag in saved.items() if flag]
+    return (f"yes for {', '.join(weighted)}; no for "
+            f"{', '.join(name for name, flag in saved.items() if not flag)}")
+
+
+def _data_rows(run: RunRecord, data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The rows of the shared data table: what every method's events are."""
+    record = run.data
+    split = record.get("split") or {}
+    info = record.get("info") or {}
+    reading = info.get("reading") if isinstance(info.get("reading"), dict) else {}
+    settings = {**reading, **data}  # config.yaml's resolved data; data.json's for older runs
+    rows: list[tuple[str, Any]] = [
+        ("source", record.get("name") or data.get("source")),
+        ("samples", ", ".join(f"{k} {v:,}" for k, v in split.items() if isinstance(v, int))),
+        ("classes", ", ".join(map(str, record.get("classes") or [])) or None)]
+    if isinstance(settings.get("classes"), dict) and settings["classes"]:
+        rows.append(("targets", "the class of each file: " + "; ".join(
+            f"{name} = {pattern}" for name, pattern in settings["classes"].items())))
+    elif settings.get("label"):
+        label = settings["label"]
+        rows.append(("targets", f"label {', '.join(label) if isinstance(label, list) else label}"))
+    if "selection" in settings:
+        rows.append(("selection", settings["selection"] or "none: every row is kept"))
+    if "derived" in settings:
+        derived = settings["derived"] or {}
+        listed = "; ".join(f"{name} = {expression}" for name, expression in derived.items())
+        rows.append(("derived variables", listed or "none"))
+    if "weight" in settings or "reweight" in settings:
+        weights = [f"weight {settings['weight']}"] if settings.get("weight") else []
+        if settings.get("reweight"):
+            weights.append(f"reweighted in {settings['reweight']} to "
+                           f"{settings.get('reweight_to', 'flat')} "
+                           f"({settings.get('reweight_bins', 20)} bins), class totals kept")
+        rows.append(("weights", "; ".join(weights) or "none: every event counts once"))
+    rows.append(("metrics weighted", _weighting(run, settings)))
+    if record.get("streamed"):
         rows.append(("read", f"streamed from {len(info.get('paths') or [])} files in {info.get('chunks')} chunks "
                              f"of ≤ {info.get('chunk_rows'):,} rows, shuffle buffer {info.get('buffer_rows'):,} rows, "
                              f"budget {info.get('memory_bytes', 0) / 1e6:,.0f} MB"))
     elif info.get("paths"):
-        rows.append(("read", f"{len(info['paths'])} files, in memory"))
+        count = len(info["paths"])
+        plural = "s" if count != 1 else ""
+        files = " ".join(f"{count} {info.get('format', '')} file{plural}".split())
+        tree = f" (tree {settings['tree']})" if settings.get("tree") else ""
+        rows.append(("read", f"{files}{tree}, in memory"))
+    return rows
+
+
+def _inputs_table(run: RunRecord, data: dict[str, Any]) -> str:
+    """One row per method: what it was trained as, its inputs and their size per sample."""
+    entries = _method_entries(run)
+    rows = []
+    for method in run.methods:
+        entry = entries.get(method.name, {})
+        kind = next((f"{k} {entry[k]}" for k in ("model", "method") if entry.get(k)), "")
+        overrides = entry.get("data") if isinstance(entry.get("data"), dict) else {}
+        inputs, shape = _method_inputs(data, run.data, overrides)
+        rows.append(f'<tr><td class="method">{_e(method.name)}</td><td>{_e(kind)}</td>'
+                    f"<td>{_e(inputs)}</td><td class=\"num\">{_e(shape)}</td></tr>")
+    return ('<h3>Inputs of each method</h3><table class="inputs"><thead><tr><th>Method</th>'
+            '<th>Trained as</th><th>Inputs</th><th class="num">Per sample</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _data_section(run: RunRecord) -> str:
+    """What the methods were trained on: the events (source, sizes, classes, selection, derived
+    variables, weights, whether the metrics are weighted), how they were read, files skipped,
+    and the inputs of every method (its own ``data:`` on top of the shared one)."""
+    data = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
+    if not run.data and not data:
+        return ""
+    rows = _data_rows(run, data)
+    info = run.data.get("info") or {}
     skipped = info.get("skipped_files") or []
     if skipped:
         listed = "; ".join(str(entry.get("reason", entry)) for entry in skipped[:5])
@@ -407,7 +583,8 @@ def _data_section(run: RunRecord) -> str:
     many = len(skipped) != 1
     warning = (f'<p class="missing">{len(skipped)} file{"s" if many else ""} could not be used and '
                f'{"were" if many else "was"} skipped (skip_bad_files).</p>') if skipped else ""
-    return f'<h2>Data</h2>{warning}<table class="kv"><tbody>{body}</tbody></table>'
+    return (f'<h2>Data</h2>{warning}<table class="kv"><tbody>{body}</tbody></table>'
+            f"{_inputs_table(run, data)}")
 
 
 def _config_section(run: RunRecord) -> str:
@@ -469,4 +646,4 @@ def write_report(run_dir: str | Path) -> Path:
     return RunDirectory(run.path).write_text(RunDirectory.REPORT, page)
 
 
-__all__ = ["format_value", "metric_label", "render", "write_report"]
+__all__ = ["format_measurement", "format_value", "metric_label", "render", "write_report"]

@@ -43,7 +43,8 @@ class MethodRecord:
     """Everything the run directory holds about one method."""
 
     name: str
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # split -> metric -> value
+    # split -> metric -> value; flags such as rejection_at_0.3_lower_limit as 1.0 / 0.0
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # "fit", "predict", ...
     history: list[dict[str, Any]] = field(default_factory=list)
     predictions: dict[str, SplitPredictions] = field(default_factory=dict)
@@ -67,14 +68,13 @@ class RunRecord:
 
 
 def _numbers(value: Any) -> dict[str, float]:
-    """The numeric entries of a mapping as floats (other entries are ignored)."""
+    """The numeric entries of a mapping as floats, flags (``true``/``false``) as 1.0/0.0.
+
+    Other entries (text, lists, null) are ignored.
+    """
     if not isinstance(value, dict):
         return {}
-    return {
-        str(k): float(v)
-        for k, v in value.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
 
 
 def _predictions(arrays: dict[str, np.ndarray], path: Path) -> dict[str, SplitPredictions]:

@@ -76,6 +76,13 @@ class Task:
         """Number of model outputs (per element) this task needs for targets ``y``."""
         raise NotImplementedError
 
+    def check_split(self, parts: dict[str, Any]) -> None:
+        """Refuse a split this task cannot learn from (a one-line :class:`UserError`).
+
+        ``parts`` are the train, valid and test parts of one experiment; the
+        default accepts any split. Classifications need every class in train.
+        """
+
     # -- training --------------------------------------------------------------
     def loss(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
              mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,6 +161,27 @@ def selected(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | 
         return output.reshape(-1), target.reshape(-1), None if weight is None else weight.reshape(-1)
     keep = mask.reshape(elements).bool()
     return output[keep], target[keep], None if weight is None else weight[keep]
+
+
+def require_classes_in_train(parts: dict[str, Any], count: int) -> None:
+    """Every class 0..count-1 must have a sample in the (in-memory) train part: a method cannot learn
+    a class it never sees, and scikit-learn's learners would give too few score columns."""
+    train = parts["train"]
+    if train.streamed or "y" not in train:
+        return  # a streamed part's labels are checked chunk by chunk as they are read
+    labels = train.y
+    if "target_mask" in train:
+        labels = labels[train.arrays["target_mask"].astype(bool)]
+    missing = sorted(set(range(count)) - set(np.unique(labels).tolist()))
+    if missing:
+        names = train.classes or [str(label) for label in range(count)]
+        shown = ", ".join(f"'{names[m]}'" if names[m] != str(m) else str(m) for m in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        total = sum(len(part) for part in parts.values())
+        raise UserError(
+            f"data.split: {'class' if len(missing) == 1 else 'classes'} {shown}{more} of {count} "
+            f"{'has' if len(missing) == 1 else 'have'} no sample in the train split ({len(train)} of "
+            f"{total} samples); every class must be trained on: give more data or a larger train fraction")
 
 
 def require_integer_labels(y: np.ndarray, where: str, allowed: str) -> np.ndarray:

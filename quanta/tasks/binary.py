@@ -7,7 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from quanta.errors import UserError
-from quanta.tasks.base import Task, reduce, require_integer_labels, selected
+from quanta.tasks.base import (
+    Task,
+    reduce,
+    require_classes_in_train,
+    require_integer_labels,
+    selected,
+)
 from quanta.tasks.evaluation import BINARY
 
 
@@ -40,6 +46,9 @@ class Binary(Task):
 
     def out_features(self, y: np.ndarray) -> int:
         return 1
+
+    def check_split(self, parts):
+        require_classes_in_train(parts, 2)
 
     def loss(self, output, target, weight=None, mask=None):
         logits = output.reshape(target.shape).float()

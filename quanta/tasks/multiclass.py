@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from quanta.errors import UserError
-from quanta.tasks.base import Task, reduce, require_integer_labels
+from quanta.tasks.base import Task, reduce, require_classes_in_train, require_integer_labels
 from quanta.tasks.evaluation import MULTICLASS
 
 
@@ -35,6 +35,11 @@ class Multiclass(Task):
 
     def out_features(self, y: np.ndarray) -> int:
         return int(y.max()) + 1
+
+    def check_split(self, parts):
+        present = [part.y for part in parts.values() if not part.streamed and "y" in part and len(part)]
+        if present:
+            require_classes_in_train(parts, max(self.out_features(y) for y in present))
 
     def loss(self, output, target, weight=None, mask=None):
         logits = output.float().reshape(-1, output.shape[-1])

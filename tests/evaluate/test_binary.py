@@ -14,7 +14,9 @@ from quanta.evaluate.binary import (
     auc,
     background_rejection,
     binary_metrics,
+    effective_events,
     overtraining_ks,
+    rejection_at,
     roc_curve,
 )
 from quanta.tasks.evaluation import metrics_for
@@ -84,8 +86,56 @@ def test_rejection_is_infinite_when_no_background_passes():
     assert background_rejection(y, score, 0.75) == np.inf
     # 100% signal needs the cut at 0.2, which keeps the background at 0.6, 0.3 and 0.2
     assert background_rejection(y, score, 1.0) == pytest.approx(4 / 3)
+    metrics = binary_metrics(y, score)  # stored finite: the lower limit N = 4 background events
+    for point in ("0.3", "0.5"):
+        assert metrics[f"rejection_at_{point}"] == 4.0
+        assert metrics[f"rejection_at_{point}_lower_limit"] is True
+        assert metrics[f"rejection_at_{point}_error"] == 0.0
+    assert rejection_at(y, score, 0.5) == (4.0, 0.0, True)
+    # eps_B = 3/4 of N = 4: sigma_eps = sqrt(3/4 * 1/4 / 4), sigma_eps / eps_B^2 = 2 sqrt(3) / 9
+    assert rejection_at(y, score, 1.0) == pytest.approx((4 / 3, 2 * np.sqrt(3) / 9, False))
+
+
+def test_rejection_error_is_binomial_on_the_background_efficiency():
+    # 1000 background events of which exactly 100 pass the cut keeping 30% of the signal:
+    # eps_B = 0.1, sigma_eps = sqrt(0.1 * 0.9 / 1000), sigma(1/eps_B) = sigma_eps / 0.01
+    signal = np.r_[np.full(300, 3.0), np.full(700, -3.0)]
+    background = np.r_[np.full(100, 3.0), np.full(900, -3.0)]
+    y, score = np.r_[np.ones(1000), np.zeros(1000)], np.r_[signal, background]
+    value, error, limit = rejection_at(y, score, 0.3)
+    assert (value, limit) == (pytest.approx(10.0), False)
+    assert error == pytest.approx(np.sqrt(0.1 * 0.9 / 1000) / 0.01, rel=1e-12)  # 0.9487
     metrics = binary_metrics(y, score)
-    assert metrics["rejection_at_0.3"] == np.inf and metrics["rejection_at_0.5"] == np.inf
+    assert metrics["rejection_at_0.3_error"] == pytest.approx(0.9487, abs=1e-4)
+
+
+def test_weighted_rejection_error_uses_the_effective_number_of_events():
+    # half the background events weigh 3, half 1: N_eff = (sum w)^2 / sum w^2 = 0.8 N
+    rng = np.random.default_rng(4)
+    n = 4000
+    y = np.r_[np.ones(n), np.zeros(n)]
+    score = rng.normal(np.r_[np.full(n, 1.5), np.zeros(n)], 1.0)
+    weight = np.r_[np.ones(n), np.tile([3.0, 1.0], n // 2)]
+    assert effective_events(weight[n:]) == pytest.approx(0.8 * n)
+    value, error, _ = rejection_at(y, score, 0.3, weight)
+    eps = 1 / value
+    assert error == pytest.approx(np.sqrt(eps * (1 - eps) / (0.8 * n)) / eps**2, rel=1e-9)
+    assert error > rejection_at(y, score, 0.3).error * 0.9  # weights lose statistics
+
+
+def test_rejection_error_matches_the_spread_of_repeated_experiments():
+    # the quoted uncertainty is the standard deviation of the rejection over independent background
+    # samples (the signal sits at exact quantiles, so the cut does not move): measured ratio 1.01
+    rng = np.random.default_rng(7)
+    n = 2000
+    signal = norm.ppf((np.arange(n) + 0.5) / n, loc=2.0)
+    y = np.r_[np.ones(n), np.zeros(n)]
+    values, errors = [], []
+    for _ in range(300):
+        value, error, _ = rejection_at(y, np.r_[signal, rng.normal(0.0, 1.0, n)], 0.5)
+        values.append(value)
+        errors.append(error)
+    assert np.std(values) == pytest.approx(np.mean(errors), rel=0.1)
 
 
 def test_rejection_rejects_a_bad_working_point():
@@ -121,8 +171,14 @@ def test_binary_metrics_keys_and_dispatch():
     y, score, weight = _sample(n=1000, ties=False)
     probability = 1.0 / (1.0 + np.exp(-score))
     metrics = binary_metrics(y, probability, weight)
-    assert list(metrics) == ["auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5"]
-    assert all(type(v) is float for v in metrics.values())
+    assert list(metrics) == ["auc", "accuracy",
+                             "rejection_at_0.3", "rejection_at_0.3_error",
+                             "rejection_at_0.3_lower_limit",
+                             "rejection_at_0.5", "rejection_at_0.5_error",
+                             "rejection_at_0.5_lower_limit"]
+    flags = {k for k in metrics if k.endswith("_lower_limit")}
+    assert all(type(metrics[k]) is bool and metrics[k] is False for k in flags)
+    assert all(type(v) is float and np.isfinite(v) for k, v in metrics.items() if k not in flags)
     assert metrics_for("binary", y, probability, weight) == metrics
     assert metrics["rejection_at_0.3"] > metrics["rejection_at_0.5"] > 1.0
 

@@ -79,3 +79,11 @@ def test_bad_inputs_are_user_errors():
         accuracy(Y, SCORES[:, 0])
     with pytest.raises(UserError, match="non-negative integers"):
         accuracy([0.5, 1], SCORES[:2])
+
+
+def test_auc_macro_is_left_out_when_no_class_has_an_auc():
+    import json
+
+    metrics = multiclass_metrics([1, 1], SCORES[:2])  # every event of one class: no one-vs-rest AUC
+    assert metrics == {"accuracy": pytest.approx(0.5)}
+    json.dumps(metrics, allow_nan=False)

@@ -108,3 +108,16 @@ def test_figures_draw_without_pyplot():
     assert isinstance(figures.loss_curves_figure({"mlp": history}), Figure)
     with pytest.raises(UserError, match="no methods"):
         figures.residuals_figure({})
+
+
+def test_r2_of_a_constant_target_is_left_out_so_metrics_stay_finite():
+    import json
+
+    constant = np.full(50, 3.0)
+    assert np.isnan(r2(constant, constant + 0.1))
+    metrics = regression_metrics(constant, constant + 0.1)
+    assert "r2" not in metrics and metrics["bias"] == pytest.approx(0.1)
+    json.dumps(metrics, allow_nan=False)
+    # with two targets, r2 averages the one that varies
+    y = np.c_[constant, np.arange(50.0)]
+    assert regression_metrics(y, y)["r2"] == pytest.approx(1.0)
