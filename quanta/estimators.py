@@ -137,7 +137,10 @@ def build(entry: Any, task: Any, train: Any, standardize: bool = True, module: A
 
 
 def load(entry: Any, directory: str | Path) -> Any:
-    """The fitted estimator of ``entry`` saved in ``directory``."""
+    """The fitted estimator of ``entry`` saved in ``directory`` (its files checked against the manifest)."""
+    from quanta.rundir import MethodDirectory
+
+    MethodDirectory(directory).verify()
     return kind_of(entry).load(entry, Path(directory))
 
 

@@ -244,6 +244,7 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     metrics = _score(estimator, task, parts, folder)
     seconds = {"fit": fit_seconds, "predict": time.perf_counter() - start}
     folder.write_metrics(metrics, seconds)
+    folder.seal()  # from now on every read of the method's files is checked
     return MethodResult(entry.name, estimator, folder.path, metrics, list(estimator.history), seconds)
 
 

@@ -6,11 +6,13 @@
       data.json            source, feature names, classes, split sizes
       metrics.json         {method: {split: {metric: value}, "seconds": {...}}}   (written last)
       report.html          the report (quanta.report)
+      manifest.json        the SHA-256 of each file above
       <method>/            one folder per method (:class:`MethodDirectory`):
         metrics.json       that method's metrics: present once it has finished
         history.jsonl      one JSON record per epoch or round
         predictions.npz    <split>[_<head>]_y, _score, _weight
         ...                the estimator's own files (model.safetensors, checkpoint.safetensors, sklearn.json, ...)
+        manifest.json      the SHA-256 of each file of the folder (all of them once the method has finished)
 
 A run never overwrites another (:meth:`RunDirectory.create`). Every file is
 written atomically (a temporary file renamed into place), so a killed process
@@ -18,10 +20,21 @@ leaves either the old file or the new one. Only the writing rank writes: under
 ``torchrun`` (``RANK`` set and not 0) the write methods do nothing, so every
 rank can share one preparation and one run directory object. Reading a file
 that is damaged raises :class:`quanta.errors.UserError` naming it.
+
+Each folder keeps ``manifest.json``: the SHA-256 of every file written through
+this object, and of every file of a method folder once the method has
+finished (:meth:`MethodDirectory.seal`). Every read checks it, so a file whose
+bits changed, or that was edited, after quanta wrote it is refused with a
+message naming it rather than reported as true. A rewrite records the new
+digest beside the old one before the file is replaced, and then alone, so a
+kill at any moment leaves a file the manifest accepts. Files the manifest does
+not list (a run from before manifests, a checkpoint during training) are read
+unchecked; safetensors files check themselves (:mod:`quanta.train.checkpoint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -81,8 +94,21 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
+def _digest(path: Path) -> str | None:
+    """SHA-256 (hex) of the file at ``path``; None if there is none."""
+    try:
+        with path.open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read ({error.strerror})") from None
+
+
 class _Folder:
-    """What both kinds of folder share: a path, the writing flag and atomic writes."""
+    """What both kinds of folder share: a path, the writing flag, atomic writes and the manifest."""
+
+    MANIFEST = "manifest.json"
 
     def __init__(self, path: str | Path, writer: bool | None = None):
         self.path = Path(path)
@@ -99,10 +125,50 @@ class _Folder:
 
     def write_text(self, name: str, text: str) -> Path:
         """Write ``name`` atomically (nothing on a non-writing rank)."""
+        return self.write_bytes(name, text.encode("utf-8"))
+
+    def write_bytes(self, name: str, payload: bytes) -> Path:
+        """Write ``name`` atomically and record its digest (nothing on a non-writing rank)."""
         target = self.path / name
         if self.writer:
-            _write_bytes(target, text.encode("utf-8"))
+            new = hashlib.sha256(payload).hexdigest()
+            current = _digest(target)
+            kept = [current] if current and current in self._manifest().get(name, []) else []
+            self._record({name: [new, *kept]})  # a kill before the rename leaves the old file accepted
+            _write_bytes(target, payload)
+            self._record({name: [new]})
         return target
+
+    # -- the manifest -----------------------------------------------------------------------
+    def _manifest(self) -> dict[str, list[str]]:
+        """``{file name: accepted SHA-256 digests}``; empty when the folder has no manifest."""
+        path = self.path / self.MANIFEST
+        if not path.is_file():
+            return {}
+        manifest = _read_json_object(path)
+        if not all(isinstance(v, list) and all(isinstance(d, str) for d in v) for v in manifest.values()):
+            raise UserError(f"{path}: not a quanta manifest (expected file names mapped to lists of digests)")
+        return manifest
+
+    def _record(self, digests: dict[str, list[str]]) -> None:
+        manifest = {**self._manifest(), **digests}
+        _write_bytes(self.path / self.MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def verified(self, name: str) -> Path:
+        """The path of ``name`` after checking it against the manifest (unlisted files pass)."""
+        path = self.path / name
+        accepted = self._manifest().get(name)
+        if accepted:
+            digest = _digest(path)
+            if digest is not None and digest not in accepted:
+                raise UserError(f"{path}: changed since quanta wrote it (its SHA-256 differs from the one "
+                                f"in {self.MANIFEST}); it cannot be trusted: run again, or restore the file")
+        return path
+
+    def verify(self) -> None:
+        """Check every file the manifest lists (a missing one is left to whoever needs it)."""
+        for name in self._manifest():
+            self.verified(name)
 
     def write_json(self, name: str, value: Any) -> Path:
         return self.write_text(name, json.dumps(value, indent=1, allow_nan=False))  # strict JSON
@@ -112,7 +178,7 @@ class _Folder:
         path = self.path / name
         if default is not None and not path.exists():
             return default
-        return _read_json_object(path)
+        return _read_json_object(self.verified(name))
 
 
 class MethodDirectory(_Folder):
@@ -144,10 +210,18 @@ class MethodDirectory(_Folder):
         return self.write_text(self.HISTORY, "".join(json.dumps(record) + "\n" for record in history))
 
     def append_history(self, record: dict[str, Any]) -> None:
-        """Add one epoch's record (appending, so a killed run keeps the epochs it finished)."""
+        """Add one epoch's record (the file is replaced whole, so a killed run keeps the epochs it finished)."""
         if self.writer:
-            with (self.path / self.HISTORY).open("a") as stream:
-                stream.write(json.dumps(record) + "\n")
+            path = self.verified(self.HISTORY)
+            earlier = path.read_bytes() if path.is_file() else b""
+            self.write_bytes(self.HISTORY, earlier + (json.dumps(record) + "\n").encode())
+
+    def seal(self) -> None:
+        """Record the digest of every file of the finished method (the estimator's own files too)."""
+        if self.writer:
+            files = sorted(p for p in self.path.iterdir()
+                           if p.is_file() and p.name != self.MANIFEST and not p.name.startswith("."))
+            self._record({p.name: [_digest(p)] for p in files})
 
     def read_history(self) -> list[dict[str, Any]]:
         """The records of ``history.jsonl`` (none if it is absent)."""
@@ -155,7 +229,7 @@ class MethodDirectory(_Folder):
         if not path.is_file():
             return []
         records = []
-        for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        for number, line in enumerate(_read_text(self.verified(self.HISTORY)).splitlines(), start=1):
             if not line.strip():
                 continue
             try:
@@ -170,10 +244,7 @@ class MethodDirectory(_Folder):
     def write_predictions(self, arrays: dict[str, np.ndarray]) -> Path:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        target = self.path / self.PREDICTIONS
-        if self.writer:
-            _write_bytes(target, buffer.getvalue())
-        return target
+        return self.write_bytes(self.PREDICTIONS, buffer.getvalue())
 
     def read_predictions(self) -> dict[str, np.ndarray]:
         """The arrays of ``predictions.npz`` (none if it is absent)."""
@@ -181,7 +252,7 @@ class MethodDirectory(_Folder):
         if not path.is_file():
             return {}
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            with np.load(self.verified(self.PREDICTIONS), allow_pickle=False) as archive:
                 return {key: archive[key] for key in archive.files}
         except Exception as error:  # numpy raises many types for a damaged archive
             raise UserError(f"{path}: not a readable NumPy .npz archive ({_first_line(error)})") from None
@@ -291,7 +362,7 @@ class RunDirectory(_Folder):
         """The raw experiment mapping of ``config.yaml``, read as an experiment file is."""
         from quanta.config import read_experiment
 
-        return read_experiment(self.path / self.CONFIG)
+        return read_experiment(self.verified(self.CONFIG))
 
     def read_config_text(self) -> tuple[dict[str, Any], str]:
         """``(mapping, text)`` of ``config.yaml``, for a report that shows it as written."""
@@ -299,7 +370,7 @@ class RunDirectory(_Folder):
 
         from quanta.config import load_yaml
 
-        path = self.path / self.CONFIG
+        path = self.verified(self.CONFIG)
         text = _read_text(path)
         try:
             config = load_yaml(text, path)

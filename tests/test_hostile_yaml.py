@@ -67,6 +67,9 @@ def test_a_bomb_in_a_runs_config_is_refused_by_report_and_resume(tmp_path, comma
     assert run_quanta("run", "e.yaml", "--out", "out", cwd=tmp_path).returncode == 0
     (run,) = (tmp_path / "out" / "paths").iterdir()
     (run / "config.yaml").write_text(ANCHORS + "name: *l8\n")
+    done = run_quanta(*command, str(run), cwd=tmp_path)
+    user_error(done, f"{run / 'config.yaml'}: changed since quanta wrote it")  # the manifest sees the edit
+    (run / "manifest.json").unlink()  # a run directory made by hand: the YAML reader itself must hold
     report = (run / "report.html").read_bytes()
     done = run_quanta(*command, str(run), cwd=tmp_path)
     user_error(done, f"{run / 'config.yaml'}: {TOO_MANY}")

@@ -77,6 +77,7 @@ def test_predict_refuses_a_method_name_that_leaves_the_run(finished, tmp_path):
     import shutil
 
     shutil.copytree(run, copy)
+    (copy / "manifest.json").unlink()  # a run directory made by hand: only the name check stands
     config = yaml.safe_load((copy / "config.yaml").read_text())
     config["methods"][0]["name"] = "../victim/lr"
     (copy / "config.yaml").write_text(yaml.safe_dump(config))

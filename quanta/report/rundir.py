@@ -129,6 +129,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
             record.seconds = {k: v for k, v in _numbers(entry.get("seconds")).items() if math.isfinite(v)}
         if METHOD_NAME.match(name):  # never follow a name like "../x" out of the run directory
             folder = run.method(name)
+            folder.verify()  # the report vouches for every file of the method
             record.history = folder.read_history()
             record.predictions = _predictions(folder.read_predictions(), folder / folder.PREDICTIONS)
         methods.append(record)
