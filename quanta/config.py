@@ -310,6 +310,8 @@ def _check_aliases(root: yaml.Node, path: str | Path) -> None:
                             "an experiment cannot contain itself")
         written.add(key)
         total = 1
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(node, path)
         if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
             open_nodes.add(key)
             children = node.value if isinstance(node, yaml.SequenceNode) else \
@@ -326,6 +328,18 @@ def _check_aliases(root: yaml.Node, path: str | Path) -> None:
         return total
 
     size(root)
+
+
+def _check_keys(node: yaml.MappingNode, path: str | Path) -> None:
+    """A key written twice in one mapping: YAML keeps the last silently, which is never what was meant."""
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise UserError(f"{path}: key {shown(key.value)} is given twice in one mapping "
+                                f"(lines {seen[key.value]} and {line}); keep one")
+            seen[key.value] = line
 
 
 def default_experiment_path() -> Path:

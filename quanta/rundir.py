@@ -80,8 +80,11 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: file not found (a run directory needs it)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot be read ({error})") from None
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+                        f"position {error.start})") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read ({error.strerror or error})") from None
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
@@ -252,8 +255,14 @@ class MethodDirectory(_Folder):
         if not path.is_file():
             return {}
         try:
-            with np.load(self.verified(self.PREDICTIONS), allow_pickle=False) as archive:
-                return {key: archive[key] for key in archive.files}
+            with self.verified(self.PREDICTIONS).open("rb") as stream:
+                if stream.read(4) != b"PK\x03\x04":  # else numpy tries it as a pickle and advises one
+                    raise UserError(f"{path}: not a NumPy .npz archive (it does not start as a zip file)")
+                stream.seek(0)
+                with np.load(stream, allow_pickle=False) as archive:
+                    return {key: archive[key] for key in archive.files}
+        except UserError:
+            raise
         except Exception as error:  # numpy raises many types for a damaged archive
             raise UserError(f"{path}: not a readable NumPy .npz archive ({_first_line(error)})") from None
 

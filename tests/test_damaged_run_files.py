@@ -147,7 +147,7 @@ def test_a_flipped_bit_in_the_early_stopping_state_is_refused_on_resume(unlisted
 
 @pytest.mark.parametrize(("content", "problem"), [
     (b'{"auc": 0.9', "not valid JSON"),
-    (b"\xff\xfe{}", "cannot be read ('utf-8' codec can't decode byte 0xff"),
+    (b"\xff\xfe{}", "not UTF-8 text (byte 0xff at position 0)"),
     (b"[1, 2]", "expected a JSON object, received list"),
 ])
 def test_a_damaged_method_record_is_named_on_resume(unlisted, content, problem):

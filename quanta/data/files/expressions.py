@@ -213,7 +213,7 @@ class _Reader:
             if text not in FUNCTIONS:
                 guess = closest(text, FUNCTIONS)
                 hint = f"; did you mean '{guess}'?" if guess else ""
-                raise UserError(f"expression '{self.expression}': calling '{text}' is not allowed{hint} "
+                raise UserError(f"expression '{self.expression}': calling '{text}' is not allowed{hint}; "
                                 f"allowed functions: {', '.join(FUNCTIONS)}")
             self.at += 1
             args = []

@@ -20,7 +20,7 @@ import numpy as np
 
 from quanta.data.files.expressions import evaluate, names
 from quanta.data.files.jagged import pad_collection
-from quanta.errors import UserError, closest
+from quanta.errors import UserError, closest, shown
 
 #: a message lists a file's columns up to this many, else this many closest by name and a count
 COLUMNS_SHOWN = 20
@@ -138,6 +138,23 @@ def _is_numeric_flat(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim in (1, 2)
 
 
+def _refuse_numbers_with_text(name: str, value: Any, path: str) -> None:
+    """A text column whose values are mostly numbers is a column of numbers with a typo in it:
+    leaving it out of the features silently would train on less than the user thinks."""
+    if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "OUS" or not len(value):
+        return
+    bad = []
+    for row, item in enumerate(value[:10_000]):
+        try:
+            float(item)
+        except (TypeError, ValueError):
+            bad.append((row, item))
+    if len(bad) <= len(value[:10_000]) // 2:
+        row, item = bad[0]
+        raise UserError(f"{path}: column '{name}' holds numbers and text (row {row + 1}: {shown(item)}); fix "
+                        "the value, or name the features to use (data.features)")
+
+
 def feature_names(features: list[str], columns: dict[str, Any], label: str | list[str] | None,
                   weight: str | None, path: str) -> list[str]:
     """Feature names from names and ``*`` patterns (matched against the first file's columns).
@@ -147,6 +164,9 @@ def feature_names(features: list[str], columns: dict[str, Any], label: str | lis
     if not features:
         excluded = {weight, *([label] if isinstance(label, str) else (label or []))}
         chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in excluded]
+        for name, value in columns.items():
+            if name not in excluded:
+                _refuse_numbers_with_text(name, value, path)
     else:
         chosen = []
         for feature in features:
