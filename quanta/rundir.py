@@ -353,6 +353,10 @@ class RunDirectory(_Folder):
             raise UserError(f"{path}: no such run directory")
         missing = [name for name in markers if not (path / name).exists()]
         if missing:
+            left = {p.name for p in path.iterdir()}
+            if cls.LOCK in left and left <= {cls.LOCK, cls.MANIFEST}:  # quanta made it, then was killed
+                raise UserError(f"{path}: a run stopped before it began (it holds no {cls.CONFIG}); "
+                                "nothing to resume: run the experiment again")
             raise UserError(f"{path}: not a quanta run directory (missing {', '.join(missing)})")
         return cls(path)
 

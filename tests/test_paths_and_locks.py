@@ -110,3 +110,12 @@ def test_a_diverging_network_stops_naming_itself_and_saves_no_nan_weights(tmp_pa
     (run,) = (tmp_path / "runs" / "paths").iterdir()
     assert not (run / "mlp" / "model.safetensors").exists()
     assert not (run / "mlp" / "checkpoint.safetensors").exists()
+
+
+def test_resuming_a_run_killed_before_it_began_says_so(tmp_path):
+    run = tmp_path / "runs" / "paths" / "20261203-120000"
+    run.mkdir(parents=True)
+    (run / ".lock").write_text("123\n")  # all a kill right after creating the folder leaves
+    user_error(run_quanta("run", "--resume", str(run), cwd=tmp_path),
+               f"{run}: a run stopped before it began (it holds no config.yaml); nothing to resume: "
+               "run the experiment again")

@@ -82,7 +82,7 @@ def test_a_damaged_history_is_named(tmp_path):
     with pytest.raises(UserError, match=r"history.jsonl: line 2 is not valid JSON"):
         folder.read_history()
     (tmp_path / "predictions.npz").write_bytes(b"not an archive")
-    with pytest.raises(UserError, match=r"predictions.npz: not a readable NumPy .npz archive"):
+    with pytest.raises(UserError, match=r"predictions.npz: not a NumPy .npz archive"):
         folder.read_predictions()
 
 

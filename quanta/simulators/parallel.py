@@ -10,9 +10,12 @@ pool (fork on Linux), shows progress, and returns the results in chunk order.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -46,11 +49,27 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _silence_stdout() -> None:
-    """Worker initialiser: generators (Pythia, FastJet) print banners from C++ to fd 1."""
+def _start_worker(parent: int) -> None:
+    """Worker initialiser: quiet, and never outliving the process that asked for the data.
+
+    Generators (Pythia, FastJet) print banners from C++ to fd 1, which goes to
+    /dev/null. Ctrl-C is left to the parent (it stops the pool), and on Linux a
+    worker is terminated when its parent dies (a kill -9 of ``quanta run``),
+    instead of printing broken-pipe tracebacks as an orphan.
+    """
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(0)
 
 
 class _Indexed:
@@ -85,8 +104,31 @@ def run_chunks(function: Callable[[Chunk], dict[str, np.ndarray]], chunks: Seque
             return results
         # fork is fast and needs no importable __main__; elsewhere (macOS, Windows) fork is unsafe
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with context.Pool(workers, initializer=_silence_stdout) as pool:
+        pool = context.Pool(workers, initializer=_start_worker, initargs=(os.getpid(),))
+        try:
             for index, arrays in pool.imap_unordered(_Indexed(function), enumerate(chunks)):
                 results[index] = arrays
                 display.advance(len(arrays[count]))
+        except BaseException:  # Ctrl-C, SIGTERM, an error in a chunk
+            stop(pool)
+            raise
+        pool.close()
+        pool.join()
     return results
+
+
+def stop(pool, patience: float = 5.0) -> None:
+    """Stop ``pool`` at once, never hanging: its own ``terminate`` gets ``patience`` seconds.
+
+    ``multiprocessing.Pool.terminate`` can wait forever on its task queue when
+    it interrupts a busy pool (it joins a handler thread stuck on the queue's
+    lock); a Ctrl-C must end the run all the same. After ``patience`` the
+    workers are killed outright and the stuck thread is left to the exit.
+    """
+    stopping = threading.Thread(target=pool.terminate, daemon=True)
+    stopping.start()
+    stopping.join(patience)
+    if stopping.is_alive():
+        for worker in list(getattr(pool, "_pool", [])):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                worker.kill()
