@@ -18,11 +18,32 @@ METHODS.declare(
     "Gradient-boosted decision trees (XGBoost, histogram algorithm) for tabular features",
 )
 METHODS.declare("logistic_regression", "quanta.methods.logistic_regression:LogisticRegression",
-                "Logistic regression (scikit-learn, L-BFGS) on standardised features; linear regression for values")
+                "Logistic regression (scikit-learn; L2, L1 or elastic-net penalty); ridge or lasso "
+                "for values")
 METHODS.declare("random_forest", "quanta.methods.random_forest:RandomForest",
                 "Random forest (scikit-learn): averaged decision trees on bootstrap samples and random feature subsets")
 METHODS.declare("kmeans", "quanta.methods.kmeans:KMeans",
                 "k-means clustering (scikit-learn) of standardised inputs; needs no labels")
+METHODS.declare("svm", "quanta.methods.svm:SVM",
+                "Support-vector machine (scikit-learn, libsvm): the widest-margin boundary in a "
+                "kernel's space")
+METHODS.declare("kernel_map", "quanta.methods.kernel_map:KernelMap",
+                "Kernel feature map (Nystroem or random Fourier) before a linear model: kernels "
+                "for 10^6 rows")
+METHODS.declare("knn", "quanta.methods.knn:KNearestNeighbours",
+                "k-nearest neighbours (scikit-learn) of standardised inputs: vote or mean of the k "
+                "closest")
+METHODS.declare("decision_tree", "quanta.methods.decision_tree:DecisionTree",
+                "Decision tree (scikit-learn, CART): nested cuts on one feature at a time; one "
+                "readable model")
+METHODS.declare("extra_trees", "quanta.methods.extra_trees:ExtraTrees",
+                "Extremely randomised trees (scikit-learn): averaged trees with random cut "
+                "thresholds")
+METHODS.declare("adaboost", "quanta.methods.adaboost:AdaBoost",
+                "AdaBoost (scikit-learn, SAMME and AdaBoost.R2) over shallow decision trees")
+METHODS.declare("hist_boosting", "quanta.methods.hist_boosting:HistBoosting",
+                "Histogram gradient-boosted trees (scikit-learn's HistGradientBoosting, as "
+                "LightGBM)")
 
 
 def register(name: str, description: str | None = None):

@@ -11,7 +11,17 @@ classes from scikit-learn's own modules are rebuilt on load.
 
 A new method is a subclass that sets ``learners`` (and ``scaled`` when the
 learner wants standardised inputs) and takes its hyperparameters as keyword
-arguments, e.g. :mod:`quanta.methods.logistic_regression`.
+arguments, e.g. :mod:`quanta.methods.logistic_regression`. A learner may be a
+scikit-learn ``Pipeline`` (a feature map before a linear model); per-sample
+weights then reach its last step.
+
+Saved objects are of four forms: estimators (their ``__getstate__``, rebuilt
+with ``__setstate__``), compiled objects whose class takes constructor
+arguments (a tree's nodes), other scikit-learn objects rebuilt as pickle's
+protocol 2 would (``cls.__new__(cls)`` and their state: a neighbours' search
+tree, a calibrator, a histogram tree's nodes), and NumPy random generators
+(bit generator name and state). A file names classes only, never a function;
+a class that is not scikit-learn's own is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,8 @@ from quanta.tasks.base import Task
 
 STATE_FILE = "sklearn.json"
 ARRAYS_FILE = "sklearn.npz"
+#: NumPy's bit generators, the only ones a saved random generator may name
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class ScikitLearnMethod(Method):
@@ -39,10 +52,12 @@ class ScikitLearnMethod(Method):
     Attributes:
         learners: ``{output kind: method name returning an unfitted learner}``.
         scaled: put a ``StandardScaler`` (fitted on the training split) before the learner.
+        one_target: the regressor fits one target; several target columns are refused.
     """
 
     learners: dict[str, str] = {}
     scaled: bool = False
+    one_target: bool = False
 
     def __init__(self) -> None:
         self.history = []
@@ -57,10 +72,12 @@ class ScikitLearnMethod(Method):
             raise UserError(f"{self.label()}: task '{task.name}' is not supported; allowed: {allowed}")
         learner = getattr(self, self.learners[output])()
         if self.scaled:
-            from sklearn.pipeline import make_pipeline
+            from sklearn.pipeline import Pipeline, make_pipeline
             from sklearn.preprocessing import StandardScaler
 
-            learner = make_pipeline(StandardScaler(), learner)
+            piped = isinstance(learner, Pipeline)
+            steps = [step for _, step in learner.steps] if piped else [learner]
+            learner = make_pipeline(StandardScaler(), *steps)  # flat: weights reach the last step
         return learner
 
     @classmethod
@@ -72,16 +89,26 @@ class ScikitLearnMethod(Method):
         """Fit the learner for ``task`` on the training split (``valid`` is not used)."""
         if train.streamed:
             raise UserError(f"{self.label()}: needs the training data in memory; set data.streaming: never")
+        from sklearn.pipeline import Pipeline
+
         self.output_ = task.evaluation.output
         self.learner_ = self._learner(task)
         x = table(train)
         y = train.y if "y" in train and self.output_ != "clusters" else None
+        targets = y.shape[1] if y is not None and y.ndim > 1 else 1
+        if self.one_target and self.output_ == "values" and targets > 1:
+            raise UserError(f"{self.label()}: regression of {targets} targets at once is not "
+                            "supported (its regressor fits one); fit one target per method entry")
         weight = train.arrays.get("weight")
-        final = self.learner_[-1] if self.scaled else self.learner_  # a pipeline routes by step name
-        prefix = f"{self.learner_.steps[-1][0]}__" if self.scaled else ""
+        piped = isinstance(self.learner_, Pipeline)
+        final = self.learner_[-1] if piped else self.learner_  # a pipeline routes by step name
+        prefix = f"{self.learner_.steps[-1][0]}__" if piped else ""
         fit_arguments: dict[str, Any] = {}
         if weight is not None and _takes_weights(final):
             fit_arguments[f"{prefix}sample_weight"] = weight
+        elif weight is not None:
+            warnings.warn(f"{self.label()}: the training rows' weights are not used "
+                          f"({type(final).__name__} takes none)", UserWarning, stacklevel=2)
         if y is not None and self.output_ != "values":
             y = y.astype(np.int64)
         callbacks = context.get("callbacks")
@@ -136,6 +163,10 @@ class ScikitLearnMethod(Method):
 
 
 def _takes_weights(learner: Any) -> bool:
+    from sklearn.compose import TransformedTargetRegressor
+
+    if isinstance(learner, TransformedTargetRegressor):  # hands its fit parameters to its regressor
+        learner = learner.regressor
     return "sample_weight" in inspect.signature(learner.fit).parameters
 
 
@@ -158,24 +189,57 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
                 [_encode(v, f"{path}.{i}", arrays) for i, v in enumerate(value)]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"dict": {k: _encode(v, f"{path}.{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, np.random.Generator):  # e.g. a histogram booster's feature sampler
+        generator, name = value.bit_generator, type(value.bit_generator).__name__
+        if name not in BIT_GENERATORS or type(generator) is not getattr(np.random, name):
+            raise TypeError(f"{path}: cannot save a {name} random generator")
+        return {"generator": name, "state": _encode(generator.state, f"{path}.state", arrays)}
     cls = type(value)
     if not cls.__module__.startswith("sklearn."):
         raise TypeError(f"{path}: cannot save a {cls.__module__}.{cls.__name__} without pickle")
     where = f"{cls.__module__}:{cls.__qualname__}"
-    if isinstance(value, BaseEstimator):
-        return {"estimator": where, "attributes": _encode(dict(vars(value)), path, arrays)["dict"]}
-    rebuild, arguments, *rest = value.__reduce__()  # compiled scikit-learn objects (a tree's nodes)
-    if rebuild is not cls:
-        raise TypeError(f"{path}: cannot save a {where} without pickle")
-    return {"object": where, "arguments": _encode(list(arguments), f"{path}.args", arrays),
-            "state": _encode(rest[0] if rest else None, f"{path}.state", arrays)}
+    if isinstance(value, BaseEstimator):  # its pickling state: attributes, less derived caches
+        return {"estimator": where, "state": _encode(value.__getstate__(), path, arrays)["dict"]}
+    rebuild, arguments, *rest = value.__reduce_ex__(2)
+    state = _encode(rest[0] if rest else None, f"{path}.state", arrays)
+    if rebuild is cls:  # compiled scikit-learn objects built from arguments (a tree's nodes)
+        return {"object": where, "arguments": _encode(list(arguments), f"{path}.args", arrays),
+                "state": state}
+    if _makes_new(rebuild) and tuple(arguments) == (cls,) and not any(rest[1:]):
+        return {"object": where, "new": True, "state": state}  # cls.__new__(cls), then its state
+    if _cython_unpickle(rebuild, cls) and len(arguments) == 3 and arguments[2] == () and not rest:
+        return {"object": where, "new": True, "state": None}  # a compiled object without fields
+    raise TypeError(f"{path}: cannot save a {where} without pickle")
+
+
+def _makes_new(rebuild: Any) -> bool:
+    """Whether pickle rebuilds by ``cls.__new__(cls)`` (protocol 2, scikit-learn's ``newObj``)."""
+    import copyreg
+
+    return rebuild is copyreg.__newobj__ or _compiled_by_scikit_learn(rebuild, "newObj")
+
+
+def _cython_unpickle(rebuild: Any, cls: type) -> bool:
+    """Whether ``rebuild`` is Cython's generated unpickler of ``cls`` (a compiled loss, say)."""
+    return _compiled_by_scikit_learn(rebuild, f"__pyx_unpickle_{cls.__name__}")
+
+
+def _compiled_by_scikit_learn(function: Any, name: str) -> bool:
+    return (getattr(function, "__name__", "") == name
+            and getattr(function, "__module__", "").startswith("sklearn."))
 
 
 def _scikit_learn_class(where: str) -> type:
     module, _, name = where.partition(":")
     if not module.startswith("sklearn."):  # a saved file names only scikit-learn's own classes
         raise ValueError(f"refusing to rebuild {where}")
-    return getattr(importlib.import_module(module), name)
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"{where} is not in this scikit-learn") from None
+    if not (inspect.isclass(found) and found.__module__.startswith("sklearn.")):  # no functions
+        raise ValueError(f"refusing to rebuild {where} (not a scikit-learn class)")
+    return found
 
 
 def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -195,16 +259,32 @@ def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         return tuple(_decode(v, arrays) for v in value["tuple"])
     if "dict" in value:
         return {k: _decode(v, arrays) for k, v in value["dict"].items()}
+    if "generator" in value:
+        if value["generator"] not in BIT_GENERATORS:
+            raise ValueError(f"refusing to rebuild a {value['generator']} random generator")
+        generator = getattr(np.random, value["generator"])()
+        generator.state = _decode(value["state"], arrays)
+        return np.random.Generator(generator)
     if "estimator" in value:
         cls = _scikit_learn_class(value["estimator"])
         learner = cls.__new__(cls)
-        learner.__dict__.update({k: _decode(v, arrays) for k, v in value["attributes"].items()})
+        if "attributes" in value:  # saved before estimators kept their pickling state
+            learner.__dict__.update({k: _decode(v, arrays) for k, v in value["attributes"].items()})
+        else:
+            learner.__setstate__({k: _decode(v, arrays) for k, v in value["state"].items()})
         return learner
     if "object" in value:
-        obj = _scikit_learn_class(value["object"])(*_decode(value["arguments"], arrays))
+        cls = _scikit_learn_class(value["object"])
+        obj = cls.__new__(cls) if value.get("new") else cls(*_decode(value["arguments"], arrays))
         state = _decode(value["state"], arrays)
-        if state is not None:
+        if state is None:
+            return obj
+        if hasattr(obj, "__setstate__"):
             obj.__setstate__(state)
+        elif isinstance(state, dict):  # a plain object: pickle sets its attributes
+            obj.__dict__.update(state)
+        else:
+            raise ValueError(f"cannot restore the state of {value['object']}")
         return obj
     raise ValueError(f"unknown saved value {sorted(value)}")
 

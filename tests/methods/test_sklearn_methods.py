@@ -74,6 +74,63 @@ def test_a_saved_file_naming_another_class_is_refused(tmp_path):
         METHODS.get("logistic_regression").load(tmp_path)
 
 
+def _scikit_learn_methods() -> list[str]:
+    from quanta.methods.sklearn import ScikitLearnMethod
+
+    return [name for name in METHODS.names() if issubclass(METHODS.get(name), ScikitLearnMethod)]
+
+
+def _named_classes(node, found):
+    """Every place a saved state names a class to rebuild: (the dict, its key), in file order."""
+    if isinstance(node, dict):
+        for key in ("estimator", "object", "generator"):
+            if isinstance(node.get(key), str):
+                found.append((node, key))
+        for value in node.values():
+            _named_classes(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _named_classes(value, found)
+    return found
+
+
+HOSTILE = ("os:system", "builtins:eval", "sklearn.datasets:dump_svmlight_file",
+           "sklearn.datasets._base:urlretrieve")  # a shell, Python, a file writer, a download
+
+
+@pytest.mark.parametrize("method", _scikit_learn_methods())
+def test_loading_any_method_runs_no_code_a_file_names(method, tmp_path, monkeypatch):
+    """Each class a saved state names (the first place each one is named: estimators, compiled
+    trees, search trees, calibrators, random generators) may be replaced by a callable an
+    attacker wants run: loading refuses it, and nothing is called."""
+    import os
+
+    task = "clustering" if method == "kmeans" else "binary"
+    train, _ = halves(gaussians(400), 350)
+    small = {"random_forest": {"n_estimators": 5}, "extra_trees": {"n_estimators": 5},
+             "adaboost": {"n_estimators": 5}, "hist_boosting": {"max_iter": 5, "n_jobs": 1}}
+    fitted = METHODS.create(method, **small.get(method, {})).fit(train, None, TASKS.create(task))
+    fitted.save(tmp_path)
+    saved = (tmp_path / "sklearn.json").read_text()
+    first = {}
+    for position, (node, key) in enumerate(_named_classes(json.loads(saved), [])):
+        first.setdefault(node[key], position)
+    assert first, "a saved state names the classes it rebuilds"
+    called = []
+    monkeypatch.setattr(os, "system", lambda *args: called.append(args))
+    for hostile in HOSTILE:
+        for position in first.values():
+            state = json.loads(saved)
+            node, key = _named_classes(state, [])[position]
+            node[key] = hostile
+            (tmp_path / "sklearn.json").write_text(json.dumps(state))
+            refused = (rf"sklearn.json: cannot read saved {method} \(refusing to rebuild (a )?"
+                       rf"{hostile}( \(not a scikit-learn class\)| random generator)?\)")
+            with pytest.raises(UserError, match=refused):
+                METHODS.get(method).load(tmp_path)
+    assert not called
+
+
 def test_unsupported_task_and_bad_parameters_are_one_line_errors():
     train, _ = halves(gaussians(200), 150)
     with pytest.raises(UserError, match="kmeans: task 'binary' is not supported; allowed: clustering"):
