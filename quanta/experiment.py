@@ -319,7 +319,7 @@ def _summary(run: ExperimentRun, task) -> str:
         for key in keys:
             value = values.get(key, float("nan"))
             if values.get(f"{key}_lower_limit"):
-                cells.append(f"> {value:.0f}".rjust(18))
+                cells.append(f"> {value:,.0f}".rjust(18))
             elif f"{key}_error" in values:
                 cells.append(format_measurement(value, values[f"{key}_error"]).rjust(18))
             else:
