@@ -29,6 +29,12 @@ def shown(value: object) -> str:
     return f"{text[:SHOWN]}... ({len(text):,} characters)"
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, or its type's name when it has none (for one-line errors)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def closest(name: str, allowed: Iterable[str]) -> str | None:
     """The allowed name closest to ``name``, or None when nothing is close."""
     matches = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)

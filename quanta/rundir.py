@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from quanta.config import NAME_PATTERN
-from quanta.errors import UserError
+from quanta.errors import UserError, first_line
 
 PACKAGES = ("quanta", "torch", "numpy", "scikit-learn", "xgboost-cpu", "pythia8mc", "fastjet", "safetensors")
 
@@ -63,10 +63,6 @@ def is_writing_rank() -> bool:
     """Whether this process writes the run directory: the only process, or rank 0 of a distributed run."""
     rank = os.environ.get("RANK", "0").strip() or "0"
     return rank == "0"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _write_bytes(path: Path, payload: bytes) -> None:
@@ -91,7 +87,7 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(_read_text(path))
     except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({_first_line(error)})") from None
+        raise UserError(f"{path}: not valid JSON ({first_line(error)})") from None
     if not isinstance(value, dict):
         raise UserError(f"{path}: expected a JSON object, received {type(value).__name__}")
     return value
@@ -134,13 +130,16 @@ class _Folder:
         """Write ``name`` atomically and record its digest (nothing on a non-writing rank)."""
         target = self.path / name
         if self.writer:
-            new = hashlib.sha256(payload).hexdigest()
-            current = _digest(target)
-            kept = [current] if current and current in self._manifest().get(name, []) else []
-            self._record({name: [new, *kept]})  # a kill before the rename leaves the old file accepted
-            _write_bytes(target, payload)
-            self._record({name: [new]})
+            self._replace(name, payload, self._manifest(), _digest(target))
         return target
+
+    def _replace(self, name: str, payload: bytes, manifest: dict[str, list[str]], current: str | None) -> None:
+        """Replace ``name`` by ``payload``; ``current`` is the digest of the file there now (or None)."""
+        new = hashlib.sha256(payload).hexdigest()
+        kept = [current] if current and current in manifest.get(name, []) else []
+        self._record(manifest, {name: [new, *kept]})  # a kill before the rename leaves the old file accepted
+        _write_bytes(self.path / name, payload)
+        self._record(manifest, {name: [new]})
 
     # -- the manifest -----------------------------------------------------------------------
     def _manifest(self) -> dict[str, list[str]]:
@@ -153,25 +152,30 @@ class _Folder:
             raise UserError(f"{path}: not a quanta manifest (expected file names mapped to lists of digests)")
         return manifest
 
-    def _record(self, digests: dict[str, list[str]]) -> None:
-        manifest = {**self._manifest(), **digests}
+    def _record(self, manifest: dict[str, list[str]], digests: dict[str, list[str]]) -> None:
+        """Update ``manifest`` (as read from disk) with ``digests`` and write it."""
+        manifest.update(digests)
         _write_bytes(self.path / self.MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def _check(self, name: str, digest: str | None, manifest: dict[str, list[str]]) -> Path:
+        """The path of ``name``, refused if its ``digest`` is not one the manifest accepts."""
+        path = self.path / name
+        accepted = manifest.get(name)
+        if accepted and digest is not None and digest not in accepted:
+            raise UserError(f"{path}: changed since quanta wrote it (its SHA-256 differs from the one "
+                            f"in {self.MANIFEST}); it cannot be trusted: run again, or restore the file")
+        return path
 
     def verified(self, name: str) -> Path:
         """The path of ``name`` after checking it against the manifest (unlisted files pass)."""
-        path = self.path / name
-        accepted = self._manifest().get(name)
-        if accepted:
-            digest = _digest(path)
-            if digest is not None and digest not in accepted:
-                raise UserError(f"{path}: changed since quanta wrote it (its SHA-256 differs from the one "
-                                f"in {self.MANIFEST}); it cannot be trusted: run again, or restore the file")
-        return path
+        manifest = self._manifest()
+        return self._check(name, _digest(self.path / name) if name in manifest else None, manifest)
 
     def verify(self) -> None:
         """Check every file the manifest lists (a missing one is left to whoever needs it)."""
-        for name in self._manifest():
-            self.verified(name)
+        manifest = self._manifest()
+        for name in manifest:
+            self._check(name, _digest(self.path / name), manifest)
 
     def write_json(self, name: str, value: Any) -> Path:
         return self.write_text(name, json.dumps(value, indent=1, allow_nan=False))  # strict JSON
@@ -215,16 +219,18 @@ class MethodDirectory(_Folder):
     def append_history(self, record: dict[str, Any]) -> None:
         """Add one epoch's record (the file is replaced whole, so a killed run keeps the epochs it finished)."""
         if self.writer:
-            path = self.verified(self.HISTORY)
-            earlier = path.read_bytes() if path.is_file() else b""
-            self.write_bytes(self.HISTORY, earlier + (json.dumps(record) + "\n").encode())
+            path, manifest = self.path / self.HISTORY, self._manifest()
+            earlier = path.read_bytes() if path.is_file() else None
+            current = hashlib.sha256(earlier).hexdigest() if earlier is not None else None
+            self._check(self.HISTORY, current, manifest)  # never extend a history changed since it was written
+            self._replace(self.HISTORY, (earlier or b"") + (json.dumps(record) + "\n").encode(), manifest, current)
 
     def seal(self) -> None:
         """Record the digest of every file of the finished method (the estimator's own files too)."""
         if self.writer:
             files = sorted(p for p in self.path.iterdir()
                            if p.is_file() and p.name != self.MANIFEST and not p.name.startswith("."))
-            self._record({p.name: [_digest(p)] for p in files})
+            self._record(self._manifest(), {p.name: [_digest(p)] for p in files})
 
     def read_history(self) -> list[dict[str, Any]]:
         """The records of ``history.jsonl`` (none if it is absent)."""
@@ -238,7 +244,7 @@ class MethodDirectory(_Folder):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise UserError(f"{path}: line {number} is not valid JSON ({_first_line(error)})") from None
+                raise UserError(f"{path}: line {number} is not valid JSON ({first_line(error)})") from None
             if not isinstance(record, dict):
                 raise UserError(f"{path}: line {number} is not a JSON object")
             records.append(record)
@@ -264,7 +270,7 @@ class MethodDirectory(_Folder):
         except UserError:
             raise
         except Exception as error:  # numpy raises many types for a damaged archive
-            raise UserError(f"{path}: not a readable NumPy .npz archive ({_first_line(error)})") from None
+            raise UserError(f"{path}: not a readable NumPy .npz archive ({first_line(error)})") from None
 
 
 class RunDirectory(_Folder):
@@ -388,7 +394,7 @@ class RunDirectory(_Folder):
         try:
             config = load_yaml(text, path)
         except yaml.YAMLError as error:
-            raise UserError(f"{path}: not valid YAML ({_first_line(error)})") from None
+            raise UserError(f"{path}: not valid YAML ({first_line(error)})") from None
         if config is None:
             config = {}
         if not isinstance(config, dict):

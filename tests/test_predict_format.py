@@ -9,6 +9,7 @@ import pytest
 
 from quanta.cli import main
 from tests.conftest import run_quanta
+from tests.test_predict import write_root
 
 uproot = pytest.importorskip("uproot")
 
@@ -20,12 +21,6 @@ def events(rng: np.random.Generator, n: int, shift: float, start: int = 0) -> di
     return {"event": np.arange(start, start + n, dtype=np.int64),
             "pt": rng.exponential(50.0, n) + 20.0 + 30.0 * shift,
             "mass": rng.normal(80.0 + 20.0 * shift, 10.0, n)}
-
-
-def write_root(path: Path, columns: dict[str, np.ndarray]) -> Path:
-    with uproot.recreate(path) as handle:
-        handle.mktree("events", {k: v.dtype for k, v in columns.items()}).extend(columns)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from quanta.data.dataset import Dataset
-from quanta.errors import UserError
+from quanta.errors import UserError, first_line
 from quanta.methods.base import Method, predict_in_chunks, table
 from quanta.tasks.base import Task
 
@@ -144,7 +144,7 @@ class BoostedTrees(Method):
             meta = json.loads(meta_path.read_bytes())
             task, best_round, digest = meta["task"], meta["best_round"], meta["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            problem = f"missing key {error}" if isinstance(error, KeyError) else _first_line(error)
+            problem = f"missing key {error}" if isinstance(error, KeyError) else first_line(error)
             raise UserError(f"{meta_path}: cannot read the saved boosted trees' record ({problem})") from None
         model = path.read_bytes()
         if digest != _digest(model, {"task": task, "best_round": best_round}):
@@ -155,7 +155,7 @@ class BoostedTrees(Method):
         try:
             method.booster_.load_model(bytearray(model))
         except xgboost.core.XGBoostError as error:
-            raise UserError(f"{path}: cannot read saved boosted trees ({_first_line(error)})") from None
+            raise UserError(f"{path}: cannot read saved boosted trees ({first_line(error)})") from None
         method.task_, method.best_round_ = task, best_round
         return method
 
@@ -164,10 +164,6 @@ class BoostedTrees(Method):
 def _digest(model: bytes, meta: dict) -> str:
     """SHA-256 of the saved trees and of their record (task, best round)."""
     return hashlib.sha256(model + json.dumps(meta, sort_keys=True).encode()).hexdigest()
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _chunks(part):

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.errors import UserError, closest
+from quanta.errors import UserError, closest, first_line
 
 
 def _where(condition: Any, a: Any, b: Any) -> Any:
@@ -262,8 +262,7 @@ def evaluate(expression: str, columns: Mapping[str, Any], where: str = "") -> An
         with np.errstate(all="ignore"):  # NaN/Inf are counted per column afterwards
             return _value(tree.body, columns)
     except (TypeError, ValueError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{prefix}expression '{expression}' cannot be evaluated: {message}") from None
+        raise UserError(f"{prefix}expression '{expression}' cannot be evaluated: {first_line(error)}") from None
 
 
 def _value(node: ast.AST, columns: Mapping[str, Any]) -> Any:
