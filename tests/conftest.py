@@ -1,4 +1,4 @@
-"""Shared fixtures: a private data cache per test session, small synthetic data sets."""
+"""Shared fixtures: a private data cache per test session, one torch thread, small synthetic data sets."""
 
 from __future__ import annotations
 
@@ -14,6 +14,19 @@ def _private_cache(tmp_path_factory):
     patch.setenv("QUANTA_CACHE", str(folder))
     yield folder
     patch.undo()
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread for the test (``pytestmark = pytest.mark.usefixtures("one_thread")``
+    for a whole file): small networks on two cores shared with other jobs train as fast, and far
+    steadier, on one thread; a second one only contends."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def xor_clouds(n: int = 2000, seed: int = 0, noise: float = 0.15):

@@ -24,12 +24,7 @@ from tests.conftest import run_quanta
 FEATURES = 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shard_columns(index: int, rows: int, seed: int = 0) -> dict[str, np.ndarray]:

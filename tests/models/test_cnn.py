@@ -14,15 +14,6 @@ from quanta.models.cnn import CNN
 from quanta.models.conv import StochasticPool
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("shape", "params"), [
     ((2, 100), {}),  # 1D signals [N, C, L]
     ((1, 8, 8), {}),  # digits

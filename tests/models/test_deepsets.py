@@ -12,14 +12,7 @@ from quanta.errors import UserError
 from quanta.models.deepsets import DeepSets
 from tests.models.test_graph import jets_constituents, pad_sets, permute_sets, random_sets
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on two cores shared with other jobs, a second thread only contends."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("pooling", ["sum", "mean", "energy_weighted"])

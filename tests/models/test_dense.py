@@ -11,14 +11,7 @@ from quanta.models import MODELS
 from quanta.models.dense import HighwayNetwork, ResidualMLP
 from tests.conftest import xor_clouds
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name, params", [

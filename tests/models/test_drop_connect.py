@@ -11,14 +11,7 @@ from quanta.models.drop_connect import DropConnectLinear, dense
 from quanta.models.mlp import MLP
 from tests.conftest import xor_clouds
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_evaluation_is_the_plain_linear_layer():

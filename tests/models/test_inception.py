@@ -14,15 +14,6 @@ from quanta.models import MODELS
 from quanta.models.inception import InceptionModule, InceptionNet, module_plan
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_module_concatenates_its_four_branches() -> None:
     # GoogLeNet's inception (3a): 192 channels in, 64 + 128 + 32 + 32 = 256 out
     module = InceptionModule(192, c1=64, c3_reduce=96, c3=128, c5_reduce=16, c5=32, pool_proj=32)

@@ -14,13 +14,7 @@ from tests.models.test_mpnn import random_graphs
 SMALL = {"hidden": 16, "steps": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on two cores shared with other jobs, a second thread only contends."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tracker_events(size: int = 200):

@@ -14,15 +14,6 @@ from quanta.models import MODELS
 from quanta.models.lenet import C3_TABLE, LeNet5
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_layer_sizes_of_the_paper() -> None:
     model = LeNet5()
     x = torch.randn(2, 1, 32, 32)

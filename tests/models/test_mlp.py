@@ -110,14 +110,6 @@ def test_constructor_only_takes_keywords_with_defaults() -> None:
 # -- it learns ---------------------------------------------------------------
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matrices: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 XOR_X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
 

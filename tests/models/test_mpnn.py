@@ -16,13 +16,7 @@ from tests.models.test_graph import jets_constituents, pad_sets, permute_sets, r
 SMALL = {"hidden": 16, "steps": 2, "edge_hidden": 4, "head": (16,)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on two cores shared with other jobs, a second thread only contends."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_graphs(n: int = 4, p: int = 9, e: int = 14, f: int = 3, g: int = 2, seed: int = 0):

@@ -14,13 +14,7 @@ from tests.models.test_graph import jets_constituents, pad_sets, permute_sets, r
 TINY = {"k": 5, "channels": [[16, 16], [32, 32]], "head": [32]}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on two cores shared with other jobs, a second thread only contends."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def count(model: torch.nn.Module) -> int:

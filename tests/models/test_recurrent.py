@@ -25,15 +25,6 @@ def _batch(width: int = 7, features: int = 3, seed: int = 0) -> tuple[torch.Tens
     return x * mask[..., None], mask
 
 
-@pytest.fixture
-def one_thread():
-    """Small recurrent layers: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # -- shapes ----------------------------------------------------------------------
 
 

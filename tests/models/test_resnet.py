@@ -15,15 +15,6 @@ from quanta.models import MODELS
 from quanta.models.resnet import ResidualBlock, ResNet
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("shape", "params"), [
     ((1, 32, 32), {}),
     ((1, 40, 40), {"block": "bottleneck", "widths": (4, 8), "depths": (1, 2)}),

@@ -113,14 +113,6 @@ def test_registry_entry() -> None:
     assert Seq2Seq.inputs == ("x", "mask", "decoder_input")
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_seq2seq_learns_to_reverse_sequences(tmp_path, one_thread: None) -> None:
     """Reverse sequences of 1-6 symbols out of 6, trained with teacher forcing through quanta.fit.
 

@@ -14,15 +14,6 @@ from quanta.models import MODELS
 from quanta.models.spatial_transformer import SpatialTransformer, SpatialTransformerCNN
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("dims", "shape"), [(2, (3, 16, 20)), (2, (1, 5, 5)), (3, (1, 6, 8, 8))])
 def test_starts_as_the_identity(dims: int, shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)

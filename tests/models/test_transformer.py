@@ -113,14 +113,6 @@ def test_registry_entry() -> None:
 # -- it learns ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_transformer_learns_the_sum_of_a_sequence(tmp_path, one_thread: None) -> None:
     """Regress the sum of 1-10 symbols 0-9 (one-hot steps; targets 0-90, variance ~210).
 

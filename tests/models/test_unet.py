@@ -15,15 +15,7 @@ from quanta.evaluate.images import psnr
 from quanta.models import MODELS
 from quanta.models.unet import PixelShuffle, UNet
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on two cores shared with other jobs, OpenMP threads spinning against each
-    other make small convolutions ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("shape, params, out", [

@@ -14,15 +14,6 @@ from quanta.models import MODELS
 from quanta.models.vgg import VGG
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("shape", "params"), [
     ((1, 40, 40), {}),  # jet images
     ((1, 32, 32), {"widths": (8, 16, 32, 64), "depths": (1, 1, 2, 2), "norm": "none"}),

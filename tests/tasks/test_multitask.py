@@ -18,13 +18,7 @@ from quanta.train.network import Network
 HEADS = {"tag": {"task": "binary", "target": "y"}, "mass": {"task": "regression", "weight": 0.5}}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tagged_masses(n: int = 3000, seed: int = 0):

@@ -18,14 +18,7 @@ from quanta.train.loop import Trainer
 from quanta.train.network import Network
 from tests.conftest import xor_clouds
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def separable(n: int = 300, seed: int = 0):

@@ -14,15 +14,7 @@ from quanta.errors import UserError
 from quanta.evaluate.images import mse, psnr, reconstruction_metrics
 from quanta.tasks import TASKS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on two cores shared with other jobs, OpenMP threads spinning against each
-    other make small convolutions ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_targets_and_parameters():

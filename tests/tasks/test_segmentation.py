@@ -15,15 +15,7 @@ from quanta.evaluate.images import confusion_counts, iou_per_class, segmentation
 from quanta.tasks import TASKS
 from quanta.tasks.segmentation import confusion, mean_iou
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on two cores shared with other jobs, OpenMP threads spinning against each
-    other make small convolutions ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_labels_and_parameters():

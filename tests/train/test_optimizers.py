@@ -14,14 +14,7 @@ from quanta.train.config import OPTIMIZERS, TrainConfig
 from quanta.train.loop import Trainer
 from quanta.train.optim import build_optimizer
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # per optimiser: learning rate that suits it on this problem
 LEARNING_RATES = {"sgd": 0.02, "momentum": 0.02, "nesterov": 0.02, "adagrad": 0.1, "rmsprop": 0.01,

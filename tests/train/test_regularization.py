@@ -10,14 +10,7 @@ import quanta
 from quanta.models.dense import ResidualMLP
 from quanta.train.regularization import penalized_weights, weight_penalty
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_penalties_cover_weights_not_biases_or_norms():

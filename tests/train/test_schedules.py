@@ -16,14 +16,7 @@ from quanta.train.config import TrainConfig
 from quanta.train.loop import Trainer
 from quanta.train.schedules import LearningRateSchedule, one_cycle
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 EPOCHS, SAMPLES, BATCH = 6, 40, 10  # 4 optimiser steps per epoch
 STEPS = SAMPLES // BATCH

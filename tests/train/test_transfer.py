@@ -15,14 +15,7 @@ from quanta.models.mlp import MLP
 from quanta.train.config import TrainConfig
 from quanta.train.transfer import freeze, load_matching, parameter_groups
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks on shared, busy cores train faster and steadier on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def quadrants(n: int = 3000, seed: int = 0):
