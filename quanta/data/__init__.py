@@ -31,6 +31,7 @@ for _name, _description in {
     "hzz": "H -> ZZ* -> 4 leptons vs q qbar -> ZZ -> 4 leptons from Pythia 8, with acceptance and smearing",
     "files": "The physicist's own files: NumPy, CSV, Parquet, HDF5, ROOT, with selections, derived variables and padding",
     "digits": "Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5",
+    "energy_calibration": "Calorimeter energy calibration in barrel and endcaps: a different response law in each detector region",
 }.items():
     _package = "quanta.data" if _name == "files" else "quanta.simulators"
     SOURCES.declare(_name, f"{_package}.{_name}:{_name}", _description)

@@ -24,6 +24,8 @@ for _name, _target, _description in (
     ("perceptron", "perceptron:Perceptron", "Rosenblatt's perceptron: a step-activated linear unit trained with the perceptron rule"),
     ("highway", "dense:HighwayNetwork", "Highway network: dense layers with learned transform and carry gates"),
     ("residual_mlp", "dense:ResidualMLP", "Residual MLP: dense blocks with identity shortcuts and normalisation"),
+    ("mixture_of_experts", "mixture_of_experts:MixtureOfExperts",
+     "Mixture of experts: a gating network weighs the outputs of several expert networks per sample"),
     ("cnn", "cnn:CNN", "Convolutional network (1D/2D/3D): conv blocks with stride, padding, dilation, pooling, then a dense head"),
     ("lenet5", "lenet:LeNet5", "LeNet-5: two convolution and pooling stages and three dense layers (LeCun et al. 1998)"),
     ("vgg", "vgg:VGG", "VGG-style network: stacks of 3x3 convolutions separated by max pooling"),

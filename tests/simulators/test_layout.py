@@ -11,7 +11,7 @@ from quanta.data import SOURCES
 from quanta.errors import UserError
 from quanta.registry import Registry, checked, validate_params
 
-SIMULATED = ("jets", "calorimeter", "pulses", "saxs", "tracks", "hzz", "sequences", "digits")
+SIMULATED = ("jets", "calorimeter", "pulses", "saxs", "tracks", "hzz", "sequences", "digits", "energy_calibration")
 
 
 def test_sources_point_at_the_simulators_and_data_imports_none_of_them():
