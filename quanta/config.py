@@ -65,6 +65,22 @@ class MethodConfig(BaseModel):
         return self.model is not None
 
 
+class ImportanceConfig(BaseModel):
+    """``importance:`` — how each method's variables are ranked (``quanta.evaluate.importance``).
+
+    Each variable is shuffled ``repeats`` times among ``rows`` validation events and the drop of
+    the task's validation metric measured; the trees' own importances cost nothing and are kept.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    # shuffles per variable: the spread of their drops is the ranking's uncertainty; 0: no shuffling
+    repeats: int = Field(default=3, ge=0, le=100)
+    # validation events shuffled: 2,000 measure an AUC to about 0.005, at a few ms per prediction
+    rows: int = Field(default=2000, ge=10)
+    # more variables than this (a flattened image, a long curve) are not shuffled one by one
+    max_features: int = Field(default=100, ge=1)
+
+
 class ExperimentConfig(BaseModel):
     """A whole experiment: data, task, the methods to compare, shared training options."""
 
@@ -78,6 +94,7 @@ class ExperimentConfig(BaseModel):
     methods: list[MethodConfig] = Field(min_length=1)
     device: str = "auto"
     output: str = "runs"
+    importance: ImportanceConfig = Field(default_factory=ImportanceConfig)  # the variable ranking
 
     @field_validator("methods")
     @classmethod
@@ -101,6 +118,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         return list(ExperimentConfig.model_fields)
     if loc[0] == "methods":
         return list(MethodConfig.model_fields)
+    if loc[0] == "importance":
+        return list(ImportanceConfig.model_fields)
     return []
 
 
@@ -218,6 +237,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
             params = validate_params(cls, entry.params, f"{where}.params")
             if "seed" in inspect.signature(cls).parameters and "seed" not in params:
                 params["seed"] = config.seed
+            cls.check_entry(params, f"{where}.params", {"name": entry.name, "data": entry.data}, methods)
             methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params)),
                             "data": entry.data})
     resolved = config.model_dump()

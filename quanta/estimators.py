@@ -10,6 +10,7 @@ networks or an agent. The runner knows only this surface::
     estimator.predict(part)                    # task scores, NumPy, row-aligned
     estimator.save(method_dir); Kind.load(method_dir)
     estimator.history                          # per-epoch (or per-round) records
+    estimator.predict_with_uncertainty(part)   # optional: (scores, their standard deviations)
 
 Each kind of entry is one :class:`EstimatorKind`: how to build it from the
 entry, what to say when it starts, how to load it back. :func:`build` and
@@ -49,6 +50,7 @@ class EstimatorKind:
     announce: Callable[[Any, Any, bool], str]
     load: Callable[[Any, Path], Any]
     can_resume: Callable[[Path], bool]  # whether a method folder holds a checkpoint to continue from
+    check_data: Callable[[Any, Any], None]  # refuse a training part the entry cannot learn from
 
 
 def _entry_value(entry: Any, key: str) -> Any:
@@ -111,6 +113,16 @@ def _never(directory: Path) -> bool:  # a classical method is fitted again from 
     return False
 
 
+def _check_method_data(entry, train) -> None:
+    from quanta.methods import METHODS
+
+    METHODS.get(_entry_value(entry, "method")).check_data(train)
+
+
+def _any_data(entry, train) -> None:  # a network learns from memory and from a stream alike
+    return None
+
+
 def _load_method(entry, directory: Path):
     from quanta.methods import METHODS
 
@@ -118,8 +130,10 @@ def _load_method(entry, directory: Path):
 
 
 KINDS = (
-    EstimatorKind("model", _build_network, _announce_network, _load_network, _network_checkpoint),
-    EstimatorKind("method", _build_method, _announce_method, _load_method, _never),
+    EstimatorKind("model", _build_network, _announce_network, _load_network, _network_checkpoint,
+                  _any_data),
+    EstimatorKind("method", _build_method, _announce_method, _load_method, _never,
+                  _check_method_data),
 )
 
 
@@ -136,6 +150,16 @@ def build(entry: Any, task: Any, train: Any, standardize: bool = True, module: A
     return kind_of(entry).build(entry, task, train, standardize, module)
 
 
+def predict_with_uncertainty(estimator: Any, part: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores and the standard deviation of each, where the estimator gives one (else None).
+
+    A network's come from a Gaussian head or Monte Carlo dropout, an
+    ensemble's from the spread of its members (deep ensembles).
+    """
+    own = getattr(estimator, "predict_with_uncertainty", None)
+    return own(part) if own is not None else (estimator.predict(part), None)
+
+
 def load(entry: Any, directory: str | Path) -> Any:
     """The fitted estimator of ``entry`` saved in ``directory`` (its files checked against the manifest)."""
     from quanta.rundir import MethodDirectory
@@ -144,4 +168,4 @@ def load(entry: Any, directory: str | Path) -> Any:
     return kind_of(entry).load(entry, Path(directory))
 
 
-__all__ = ["KINDS", "Estimator", "EstimatorKind", "build", "kind_of", "load"]
+__all__ = ["KINDS", "Estimator", "EstimatorKind", "build", "kind_of", "load", "predict_with_uncertainty"]

@@ -22,6 +22,7 @@ import numpy as np
 from quanta.config import (
     ARRAYS,
     ExperimentConfig,
+    ImportanceConfig,
     default_experiment_path,
     read_experiment,
     resolve,
@@ -166,6 +167,7 @@ class Prepared:
 
 def prepare(config: ExperimentConfig, data: Any = None, say=_silent) -> Prepared:
     """Create the task, load and check the data, split it; load the other views methods ask for."""
+    from quanta import estimators
     from quanta.tasks import TASKS
 
     task = TASKS.create(config.task, where="task_params", **config.task_params)
@@ -188,6 +190,8 @@ def prepare(config: ExperimentConfig, data: Any = None, say=_silent) -> Prepared
                 raise UserError(f"methods[{index}].data: {entry.data} changes the samples, not only their "
                                 "representation; methods of one experiment must see the same events")
             views[_view_key(entry.data)] = other.parts(config.data.split, config.seed, task.check_targets)
+    for entry in config.methods:  # e.g. a method that needs memory given a stream: before any work
+        estimators.kind_of(entry).check_data(entry, views[_view_key(entry.data)]["train"])
     return Prepared(config, task, dataset, parts, views)
 
 
@@ -226,7 +230,12 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     folder = run_dir.method(entry.name)
     if resuming and folder.finished:
         say(f"{entry.name}: finished in the earlier run, kept")
-        return reload_method(entry, folder)
+        result = reload_method(entry, folder)
+        if not (folder / folder.IMPORTANCE).exists():  # stopped while ranking, or an older run
+            _rank_variables(result.estimator, task, parts["valid"], prepared.config, folder, say,
+                            entry.name)
+            folder.seal()
+        return result
     folder.create()
     train, valid = parts["train"], parts["valid"]
     start = time.perf_counter()
@@ -244,19 +253,27 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     metrics = _score(estimator, task, parts, folder)
     seconds = {"fit": fit_seconds, "predict": time.perf_counter() - start}
     folder.write_metrics(metrics, seconds)
+    _rank_variables(estimator, task, valid, prepared.config, folder, say, entry.name)
     folder.seal()  # from now on every read of the method's files is checked
     return MethodResult(entry.name, estimator, folder.path, metrics, list(estimator.history), seconds)
 
 
 def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) -> dict[str, dict[str, float]]:
-    """Predict every split, save the predictions, return the metrics per split."""
+    """Predict every split, save the predictions, return the metrics per split.
+
+    An estimator that gives an uncertainty of its scores (a standard deviation
+    per score) has it saved as ``<split>_uncertainty`` and evaluated by the
+    task's ``uncertainty_metrics`` (coverage of the intervals, for regression).
+    """
+    from quanta.estimators import predict_with_uncertainty
+
     arrays: dict[str, np.ndarray] = {}
     metrics: dict[str, dict[str, float]] = {}
     for name in SPLITS:
         part = parts[name]
         if len(part) == 0:
             continue
-        score = estimator.predict(part)
+        score, uncertainty = predict_with_uncertainty(estimator, part)
         metrics[name] = {}
         known = part.targets
         for head, (evaluation, target, head_score) in task.evaluation_heads(known, score).items():
@@ -267,8 +284,14 @@ def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) 
             arrays[f"{name}_{prefix}score"] = scored
             if weight is not None:
                 arrays[f"{name}_{prefix}weight"] = weight
-            values = evaluation.metrics(y, scored, weight).items()  # undefined on this split: left out
-            metrics[name].update({prefix + k: v for k, v in values if math.isfinite(v)})
+            values = dict(evaluation.metrics(y, scored, weight))
+            if uncertainty is not None and not head:  # per-head uncertainties are not given
+                sigma = per_element(known, target, uncertainty)[1]
+                arrays[f"{name}_uncertainty"] = sigma
+                if y is not None and evaluation.uncertainty_metrics is not None:
+                    values.update(evaluation.uncertainty_metrics(y, scored, sigma, weight))
+            # undefined on this split: left out
+            metrics[name].update({prefix + k: v for k, v in values.items() if math.isfinite(v)})
     folder.write_predictions(arrays)
     return metrics
 
@@ -302,6 +325,127 @@ def reload_method(entry, folder: MethodDirectory) -> MethodResult:
     stored, seconds = folder.read_metrics()
     estimator.history = folder.read_history()
     return MethodResult(entry.name, estimator, folder.path, stored, estimator.history, seconds)
+
+
+def _rank_variables(estimator, task, valid, config: ExperimentConfig, folder: MethodDirectory,
+                    say, name: str) -> None:
+    """Write the method's ``importance.json`` and print its first variables."""
+    if not folder.writer:  # the other ranks of a distributed run would compute what none writes
+        return
+    record = variable_ranking(estimator, task, valid, config.seed, config.importance)
+    folder.write_importance(record)
+    ranked = sorted((f for f in record["features"] if "drop" in f), key=lambda f: -f["drop"])
+    if ranked:
+        first = ", ".join(f["name"] for f in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
+        say(f"{name}: variables ranked by the drop of validation {record['metric']} "
+            f"when shuffled: {first}")
+    else:
+        say(f"{name}: variables not shuffled ({record.get('left_out', 'no variables')})")
+
+
+def variable_ranking(estimator, task, valid, seed: int,
+                     settings: ImportanceConfig) -> dict[str, Any]:
+    """A fitted method's variable ranking (``importance.json``): permutation and trees' importance.
+
+    Each variable of a table ``x[N, F]`` (each per-particle feature of sets ``x[N, P, F]``) is
+    shuffled ``settings.repeats`` times among at most ``settings.rows`` validation events, drawn
+    with ``seed`` so that every method sees the same events and shuffles, and the drop of the
+    task's monitored metric is recorded with its spread (:mod:`quanta.evaluate.importance`).
+    Trees add their own importances (:mod:`quanta.methods.importance`). What cannot be ranked is
+    said in ``left_out``.
+    """
+    from quanta.evaluate.importance import permutation_importance
+    from quanta.methods.importance import tree_importances
+
+    start = time.perf_counter()
+    shape, names = tuple(valid.input_shape), valid.feature_names
+    if not names and len(shape) == 1:  # the columns of arrays passed to quanta.fit, by index
+        names = [f"x{j}" for j in range(shape[0])]
+    goal = task.goal(task.monitor)
+    record: dict[str, Any] = {"split": "valid", "metric": task.monitor, "goal": goal}
+    reason = _unnamed_inputs(shape, names)
+    if reason is not None:
+        return {**record, "left_out": reason, "features": []}
+    features: list[dict[str, Any]] = [{"name": str(n)} for n in names]
+    trees = tree_importances(estimator, shape)
+    if trees is not None:
+        record["trees_measure"] = trees[1]
+        for feature, value in zip(features, trees[0], strict=True):
+            feature["trees"] = float(value)
+    if settings.repeats == 0:
+        reason = "importance.repeats is 0: shuffling turned off"
+    elif len(valid) == 0:
+        reason = "the validation split is empty"
+    elif len(names) > settings.max_features:
+        reason = (f"{len(names)} variables, more than importance.max_features = "
+                  f"{settings.max_features}")
+    else:
+        sample = _validation_sample(valid, settings.rows, seed)
+        heads = task.evaluation_heads(sample.targets, estimator.predict(sample))
+        mask = sample.arrays.get("mask") if len(shape) == 2 else None
+        mask = mask if mask is not None and mask.shape == sample.x.shape[:2] else None
+
+        def predict(x: np.ndarray) -> np.ndarray:  # x: [copies * N, ...]; the rest repeated alike
+            copies = len(x) // len(sample)
+            others = {key: np.concatenate([value] * copies) for key, value in sample.arrays.items()
+                      if key != "x" and copies > 1}
+            return estimator.predict(sample.with_arrays(x=x, **others))
+
+        def metric(score: np.ndarray) -> float:
+            ((evaluation, target, scored),) = task.evaluation_heads(sample.targets, score).values()
+            y, scored, weight = per_element(sample.targets, target, scored)
+            return evaluation.metrics(y, scored, weight).get(task.monitor, math.nan)
+
+        if len(heads) != 1:
+            reason = (f"the task scores {len(heads)} heads ({', '.join(heads)}), each by its own "
+                      "metrics")
+        else:
+            result = permutation_importance(sample.x, predict, metric, goal, settings.repeats, seed,
+                                            mask)
+            if not (math.isfinite(result.baseline) and np.isfinite(result.drops).all()):
+                reason = (f"validation {task.monitor} is not defined on the {len(sample):,} "
+                          "events drawn")
+            else:
+                record.update(rows=len(sample), repeats=settings.repeats, seed=seed,
+                              baseline=result.baseline)
+                std = result.std
+                for j, feature in enumerate(features):
+                    feature["drop"] = float(result.mean[j])
+                    if std is not None:
+                        feature["drop_std"] = float(std[j])
+    if reason is not None:
+        record["left_out"] = reason
+    return {**record, "features": features, "seconds": time.perf_counter() - start}
+
+
+def _unnamed_inputs(shape: tuple[int, ...], names: list[str] | None) -> str | None:
+    """Why inputs of per-event ``shape`` have no named variables to rank, or None if they have."""
+    if len(shape) not in (1, 2):
+        return (f"the inputs are {' × '.join(map(str, shape))} values per event (an image or a "
+                "grid), not named variables")
+    if not names:
+        return "the inputs have no variable names"
+    if len(names) != shape[-1]:
+        per = "event" if len(shape) == 1 else "element"
+        return f"{len(names)} variable names for {shape[-1]} values per {per}"
+    return None
+
+
+def _validation_sample(valid, rows: int, seed: int) -> Dataset:
+    """At most ``rows`` events of the validation part drawn with ``seed``; a streamed part is read
+    once, each chunk giving its share, so that events of every file are drawn."""
+    rng = np.random.default_rng(seed)
+    if not valid.streamed:
+        if len(valid) <= rows:
+            return valid
+        return valid.subset(np.sort(rng.choice(len(valid), rows, replace=False)))
+    share = min(1.0, rows / len(valid))
+    pieces = [chunk.subset(np.flatnonzero(rng.random(len(chunk)) < share))
+              for chunk in valid.in_chunks()]
+    arrays = {key: np.concatenate([piece[key] for piece in pieces])[:rows]
+              for key in pieces[0].arrays}
+    return Dataset(arrays, name=f"{valid.name} sample", feature_names=valid.feature_names,
+                   classes=valid.classes)
 
 
 def _summary(run: ExperimentRun, task) -> str:

@@ -6,8 +6,10 @@ A run trained from the ``files`` source knows how its inputs were made: the
 read the same way, every saved method scores them with its saved transform,
 and one output file per input is written, row-aligned with the input's
 selected rows: ``score_<method>`` (binary), ``score_<method>_<k>``
-(multiclass), ``prediction_<method>`` (regression), next to the pass-through
-columns named by ``keep`` (event numbers, weights, observables).
+(multiclass), ``prediction_<method>`` (regression), and ``uncertainty_<method>``
+where the method gives one (a Gaussian head, MC dropout, an ensemble's
+spread), next to the pass-through columns named by ``keep`` (event numbers,
+weights, observables).
 
 Outputs are Parquet (``.parquet``), HDF5 (``.h5``/``.hdf5``, one dataset per
 column) or ROOT (``.root``, a TTree named ``predictions``). With several inputs
@@ -72,6 +74,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     for name in entries:  # a name like ../x in a copied config.yaml never leaves the run directory
         run.method(name)
     estimators: dict[str, Any] = {}
+    from quanta.estimators import predict_with_uncertainty
     from quanta.tasks.evaluation import evaluation_of
 
     prefix = evaluation_of(raw.get("task", "binary")).prediction
@@ -95,7 +98,10 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                     continue
                 estimators = estimators or _load(run, entries)  # loaded once a file is known to be usable
                 for method, estimator in estimators.items():
-                    table.update(score_columns(method, prefix, estimator.predict(dataset)))
+                    score, sigma = predict_with_uncertainty(estimator, dataset)
+                    table.update(score_columns(method, prefix, score))
+                    if sigma is not None:  # a Gaussian head, MC dropout, an ensemble's spread
+                        table.update(score_columns(method, "uncertainty", sigma))
                 writer.append(table)
             if writer.rows == 0:
                 raise UserError(f"{path}: selection '{reader.data.get('selection')}' keeps none of its rows; "
@@ -358,7 +364,8 @@ def _training_features(run: RunDirectory, data: dict[str, Any], tree: str | None
 def score_columns(method: str, prefix: str, score: np.ndarray) -> dict[str, np.ndarray]:
     """Output columns of one method: ``score_<m>``, ``score_<m>_<k>`` or ``prediction_<m>``.
 
-    ``prefix`` is the task's (``quanta.tasks.evaluation``): ``score`` or ``prediction``.
+    ``prefix`` is the task's (``quanta.tasks.evaluation``): ``score`` or ``prediction``;
+    ``uncertainty`` for the standard deviations of a method that gives them.
     """
     score = np.asarray(score)
     if score.ndim == 1:

@@ -11,6 +11,8 @@
         metrics.json       that method's metrics: present once it has finished
         history.jsonl      one JSON record per epoch or round
         predictions.npz    <split>[_<head>]_y, _score, _weight
+        importance.json    the variable ranking: permutation importance on the validation split,
+                           the trees' own importances (:meth:`MethodDirectory.write_importance`)
         ...                the estimator's own files (model.safetensors, checkpoint.safetensors, sklearn.json, ...)
         manifest.json      the SHA-256 of each file of the folder (all of them once the method has finished)
 
@@ -194,6 +196,7 @@ class MethodDirectory(_Folder):
     METRICS = "metrics.json"
     HISTORY = "history.jsonl"
     PREDICTIONS = "predictions.npz"
+    IMPORTANCE = "importance.json"
 
     @property
     def finished(self) -> bool:
@@ -271,6 +274,29 @@ class MethodDirectory(_Folder):
             raise
         except Exception as error:  # numpy raises many types for a damaged archive
             raise UserError(f"{path}: not a readable NumPy .npz archive ({first_line(error)})") from None
+
+    def write_importance(self, record: dict[str, Any]) -> Path:
+        """Write the method's variable ranking (:func:`quanta.experiment.variable_ranking`)."""
+        return self.write_json(self.IMPORTANCE, record)
+
+    def read_importance(self) -> dict[str, Any] | None:
+        """The method's variable ranking, or None when it has none (a run from before rankings).
+
+        ``features`` is a list of ``{"name", "drop", "drop_std", "trees"}`` (each number optional);
+        a file of another form is refused in one line naming it.
+        """
+        path = self.path / self.IMPORTANCE
+        if not path.is_file():
+            return None
+        record = self.read_json(self.IMPORTANCE)
+        features = record.get("features")
+        if not isinstance(features, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("name"), str)
+                and all(isinstance(f[k], (int, float)) and not isinstance(f[k], bool)
+                        for k in ("drop", "drop_std", "trees") if k in f) for f in features):
+            raise UserError(f"{path}: not a quanta variable ranking (expected 'features': a "
+                            "list of {name, drop, drop_std, trees} with numbers)")
+        return record
 
 
 class RunDirectory(_Folder):

@@ -107,6 +107,10 @@ class TargetScaling:
         shape = self._shape(values)
         return (values * self.scale_.reshape(shape) + self.mean_.reshape(shape)).astype(np.float32, copy=False)
 
+    def invert_spread(self, values: np.ndarray) -> np.ndarray:
+        """Standard deviations in scaled units back in the targets' units (scaled, not shifted)."""
+        return (values * self.scale_.reshape(self._shape(values))).astype(np.float32, copy=False)
+
     def state(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean_, "scale": self.scale_}
 

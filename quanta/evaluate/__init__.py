@@ -11,7 +11,7 @@ transformer from PyTorch are measured by the same code::
     #  'rejection_at_0.3': 410.0, 'rejection_at_0.3_error': 35.2,
     #  'rejection_at_0.3_lower_limit': False,
     #  'rejection_at_0.5': 96.3, 'rejection_at_0.5_error': 4.2,
-    #  'rejection_at_0.5_lower_limit': False}
+    #  'rejection_at_0.5_lower_limit': False, 'ece': 0.012}
 
 Which metric set belongs to which task is the task's business
 (:mod:`quanta.tasks.evaluation`, with ``metrics_for(task, y, score)``).
@@ -29,7 +29,7 @@ from quanta.evaluate.binary import binary_metrics
 from quanta.evaluate.clustering import clustering_metrics
 from quanta.evaluate.images import reconstruction_metrics, segmentation_metrics
 from quanta.evaluate.multiclass import multiclass_metrics
-from quanta.evaluate.regression import regression_metrics
+from quanta.evaluate.regression import regression_metrics, uncertainty_metrics
 
 #: Which way each metric improves: "max", "min", or "zero" (closest to 0 is best).
 METRIC_GOALS: dict[str, str] = {
@@ -50,7 +50,13 @@ METRIC_GOALS: dict[str, str] = {
     "silhouette": "max",
     "adjusted_rand": "max",
     "purity": "max",
+    "ece": "min",
+    "gaussian_nll": "min",
 }
+
+#: Metrics that rank nothing: a coverage is right at its nominal level (68.27 %, 95.45 %),
+#: and neither more nor less is better in itself.
+UNRANKED = frozenset({"coverage_68", "coverage_95"})
 
 
 #: Suffixes of the keys that qualify another metric: ``rejection_at_0.3_error`` is the
@@ -63,8 +69,11 @@ def metric_goal(name: str) -> str | None:
 
     Background rejections (``rejection_at_<eps_S>``) are maximised; names
     ending in ``_loss`` are minimised. The companions of a metric (its
-    uncertainty ``<name>_error``, the flag ``<name>_lower_limit``) rank nothing: None.
+    uncertainty ``<name>_error``, the flag ``<name>_lower_limit``) and the
+    coverages (:data:`UNRANKED`) rank nothing: None.
     """
+    if name in UNRANKED:
+        return None
     if name in METRIC_GOALS:
         return METRIC_GOALS[name]
     if name.endswith(COMPANIONS):
@@ -76,6 +85,6 @@ def metric_goal(name: str) -> str | None:
     return None
 
 
-__all__ = ["COMPANIONS", "METRIC_GOALS", "binary_metrics", "clustering_metrics", "metric_goal",
-           "multiclass_metrics", "reconstruction_metrics", "regression_metrics",
-           "segmentation_metrics"]
+__all__ = ["COMPANIONS", "METRIC_GOALS", "UNRANKED", "binary_metrics", "clustering_metrics",
+           "metric_goal", "multiclass_metrics", "reconstruction_metrics", "regression_metrics",
+           "segmentation_metrics", "uncertainty_metrics"]

@@ -15,6 +15,13 @@ Every function takes optional per-sample weights (cross-section or generator
 weights; negative weights enter the sums with their sign). The overtraining
 check compares train and test score distributions with a Kolmogorov-Smirnov
 test, as TMVA does.
+
+A score that is a signal probability can also be checked for calibration:
+among the events given ``p = 0.8``, 80 % should be signal. The reliability
+curve (:func:`reliability_curve`) compares the observed signal fraction with
+the mean predicted probability in equal-width bins, and the expected
+calibration error (:func:`expected_calibration_error`) is the event-weighted
+mean distance between the two.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from quanta.evaluate._inputs import as_finite, as_labels, as_weight, same_length
 
 #: Signal efficiencies at which :func:`binary_metrics` reports the background rejection.
 WORKING_POINTS = (0.3, 0.5)
+#: Equal-width bins of the predicted probability in the reliability curve and the ECE.
+CALIBRATION_BINS = 10
 
 
 def _binary_inputs(
@@ -211,6 +220,103 @@ def accuracy(
     return float(np.sum(w[correct]) / np.sum(w))
 
 
+def is_probability(score: np.ndarray) -> bool:
+    """Whether every score lies in [0, 1], so that it can be read as a signal probability."""
+    return bool(score.size) and float(score.min()) >= 0.0 and float(score.max()) <= 1.0
+
+
+class Reliability(NamedTuple):
+    """The reliability curve of probabilities, one entry per bin that holds events.
+
+    Attributes:
+        predicted: float[B], the mean predicted probability of the bin's events.
+        observed: float[B], the (weighted) fraction of them that are positive (signal).
+        low, high: float[B], the binomial 68.27 % interval of ``observed``: Wilson's score
+            interval with the bin's effective number of events, which stays inside [0, 1]
+            and does not shrink to nothing when a small bin is all signal or all background.
+        fraction: float[B], the bin's share of all events (of their weights).
+        events: int[B], the number of events in the bin.
+    """
+
+    predicted: np.ndarray
+    observed: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    fraction: np.ndarray
+    events: np.ndarray
+
+    def calibration_error(self) -> float:
+        """``sum_b fraction_b |observed_b - predicted_b|``; NaN when no bin holds events."""
+        if not self.events.size:
+            return float("nan")
+        return float(np.sum(self.fraction * np.abs(self.observed - self.predicted)))
+
+
+def reliability_curve(
+    y: ArrayLike, probability: ArrayLike, weight: ArrayLike | None = None,
+    bins: int = CALIBRATION_BINS,
+) -> Reliability:
+    """Observed fraction of positives against mean predicted probability, per probability bin.
+
+    The probabilities are sorted into ``bins`` equal-width bins of [0, 1]
+    (``p = 1`` belongs to the last). For a calibrated classifier the points
+    lie on the diagonal: of the events given ``p ~ 0.8``, 80 % are signal.
+    Bins without events, or whose weights do not sum to a positive number
+    (negative generator weights), are left out.
+
+    Args:
+        y: int[N] labels, 1 = signal (positive), 0 = background.
+        probability: float[N] predicted probabilities of the label being 1, in [0, 1].
+        weight: optional float[N] per-event weights.
+        bins: the number of equal-width bins.
+    """
+    labels, p, w = _binary_inputs(y, probability, weight)
+    if not is_probability(p):
+        raise UserError(f"score: a reliability curve needs probabilities in [0, 1]; received "
+                        f"values from {float(p.min()):.4g} to {float(p.max()):.4g}")
+    if bins < 1:
+        raise UserError(f"bins: expected a positive number of bins, received {bins!r}")
+    index = np.minimum((p * bins).astype(np.int64), bins - 1)
+    total = np.bincount(index, w, bins)
+    squares = np.bincount(index, w**2, bins)
+    predicted = np.bincount(index, w * p, bins)
+    positive = np.bincount(index, w * labels, bins)
+    events = np.bincount(index, minlength=bins)
+    kept = total > 0
+    total, squares, events = total[kept], squares[kept], events[kept]
+    observed = np.clip(positive[kept] / total, 0.0, 1.0)
+    low, high = _wilson_interval(observed, total**2 / squares)
+    mean = np.clip(predicted[kept] / total, 0.0, 1.0)
+    return Reliability(mean, observed, low, high, total / float(np.sum(total)), events)
+
+
+def _wilson_interval(fraction: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson's 68.27 % score interval (z = 1) of binomial fractions measured on ``events`` each."""
+    shrink = 1.0 / (1.0 + 1.0 / events)
+    centre = shrink * (fraction + 0.5 / events)
+    half = shrink * np.sqrt(fraction * (1.0 - fraction) / events + 0.25 / events**2)
+    # it holds the fraction itself (rounding could leave 1 - 1e-17 above a fraction of 1)
+    return np.clip(np.minimum(centre - half, fraction), 0.0, 1.0), \
+        np.clip(np.maximum(centre + half, fraction), 0.0, 1.0)
+
+
+def expected_calibration_error(
+    y: ArrayLike, probability: ArrayLike, weight: ArrayLike | None = None,
+    bins: int = CALIBRATION_BINS,
+) -> float:
+    """Expected calibration error: ``sum_b (W_b / W) |observed_b - predicted_b|``.
+
+    The distance between the observed signal fraction and the mean predicted
+    probability of each bin of :func:`reliability_curve`, weighted by the
+    bin's share of the events; 0 for perfectly calibrated probabilities,
+    NaN when no bin holds a positive sum of weights. Lower is better. With
+    finite samples it is positive even for a calibrated classifier: a bin of
+    ``N_b`` events at signal fraction ``f`` adds about
+    ``sqrt(2 f (1 - f) / (pi N_b))`` by chance.
+    """
+    return reliability_curve(y, probability, weight, bins).calibration_error()
+
+
 def overtraining_ks(
     train_y: ArrayLike,
     train_score: ArrayLike,
@@ -259,9 +365,13 @@ def binary_metrics(
           background events);
         - ``rejection_at_<p>_error``: its statistical uncertainty (0 for a lower limit);
         - ``rejection_at_<p>_lower_limit``: True when no background event
-          passes (``1 / eps_B > N``), else False.
+          passes (``1 / eps_B > N``), else False;
+
+        then ``ece``, the expected calibration error of the scores as signal
+        probabilities (:func:`expected_calibration_error`), left out when a
+        score lies outside [0, 1] (a discriminant that is not a probability).
     """
-    labels, _, w = _binary_inputs(y, score, weight)
+    labels, s, w = _binary_inputs(y, score, weight)
     eff_s, eff_b, _ = roc_curve(y, score, weight)
     background = labels == 0
     events, effective = int(np.count_nonzero(background)), effective_events(w[background])
@@ -274,12 +384,18 @@ def binary_metrics(
         metrics[f"rejection_at_{point}"] = rejection.value
         metrics[f"rejection_at_{point}_error"] = rejection.error
         metrics[f"rejection_at_{point}_lower_limit"] = rejection.lower_limit
+    if is_probability(s):
+        ece = expected_calibration_error(labels, s, w)
+        if np.isfinite(ece):
+            metrics["ece"] = ece
     return metrics
 
 
 __all__ = [
+    "CALIBRATION_BINS",
     "WORKING_POINTS",
     "Rejection",
+    "Reliability",
     "accuracy",
     "area_under",
     "auc",
@@ -287,7 +403,10 @@ __all__ = [
     "binary_metrics",
     "effective_events",
     "efficiency_at",
+    "expected_calibration_error",
+    "is_probability",
     "overtraining_ks",
     "rejection_at",
+    "reliability_curve",
     "roc_curve",
 ]

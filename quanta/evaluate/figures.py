@@ -12,7 +12,9 @@ is imported.
 
 Predictions are passed as tuples ``(y, score)`` or ``(y, score, weight)``
 with the shapes of :mod:`quanta.evaluate.binary`,
-:mod:`~quanta.evaluate.multiclass` and :mod:`~quanta.evaluate.regression`.
+:mod:`~quanta.evaluate.multiclass` and :mod:`~quanta.evaluate.regression`;
+calibration and coverage figures are in :mod:`quanta.evaluate.calibration_figures`,
+the decision tree in :mod:`quanta.evaluate.tree_figure`.
 """
 
 from __future__ import annotations

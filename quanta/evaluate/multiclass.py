@@ -5,7 +5,10 @@ the predicted class is the one with the largest score. The confusion matrix
 says where the mistakes go (row = true class, column = predicted class, rows
 normalised to the fraction of that class). The one-vs-rest AUC of class k
 treats class k as signal and all other classes as background, using the
-score of class k as the discriminant.
+score of class k as the discriminant. When the scores are class
+probabilities, their calibration is checked on the top label: of the events
+whose highest probability is about 0.8, 80 % should be of that class
+(:func:`top_label_reliability`, :func:`top_label_calibration_error`).
 
 Shapes:
     y: int[N] class labels in ``0..K-1``.
@@ -20,7 +23,10 @@ from numpy.typing import ArrayLike
 
 from quanta.errors import UserError
 from quanta.evaluate._inputs import as_finite, as_labels, as_weight, same_length
-from quanta.evaluate.binary import auc
+from quanta.evaluate.binary import CALIBRATION_BINS, Reliability, auc, reliability_curve
+
+#: How far a row of class probabilities may sum from 1 (float32 soft-max rounding).
+_SUM_TOLERANCE = 1e-3
 
 
 def _multiclass_inputs(
@@ -79,23 +85,67 @@ def one_vs_rest_auc(
     return aucs
 
 
+def are_probabilities(scores: np.ndarray) -> bool:
+    """Whether float[N, K] scores are class probabilities: in [0, 1], each row summing to 1."""
+    rows = np.sum(scores, axis=1)
+    return bool(scores.size and scores.min() >= 0.0 and scores.max() <= 1.0
+                and np.all(np.abs(rows - 1.0) <= _SUM_TOLERANCE))
+
+
+def top_label_reliability(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None, bins: int = CALIBRATION_BINS
+) -> Reliability:
+    """Reliability curve of the top label: accuracy against confidence, per confidence bin.
+
+    The confidence of an event is its highest class probability, and it is
+    right when that class is the true one; the curve of
+    :func:`quanta.evaluate.binary.reliability_curve` of (right, confidence)
+    lies on the diagonal for calibrated probabilities. Confidences are at
+    least ``1 / K``, so the low bins of K classes stay empty.
+    """
+    labels, s, w = _multiclass_inputs(y, scores, weight)
+    if not are_probabilities(s):
+        raise UserError("scores: a reliability curve needs class probabilities (each in [0, 1], "
+                        "each row summing to 1), not logits or other scores")
+    right = (np.argmax(s, axis=1) == labels).astype(np.int64)
+    return reliability_curve(right, s.max(axis=1), w, bins)
+
+
+def top_label_calibration_error(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None, bins: int = CALIBRATION_BINS
+) -> float:
+    """Top-label expected calibration error: ``sum_b (W_b / W) |accuracy_b - confidence_b|``.
+
+    0 for calibrated class probabilities, lower is better; NaN when no bin
+    holds a positive sum of weights.
+    """
+    return top_label_reliability(y, scores, weight, bins).calibration_error()
+
+
 def multiclass_metrics(
     y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
 ) -> dict[str, float]:
     """The summary of a multiclass classifier on one split.
 
     Returns:
-        ``{"accuracy", "auc_macro"}``: accuracy of the arg-max class and the
-        unweighted mean of the one-vs-rest AUCs over the classes present.
-        ``auc_macro`` is left out when no class has an AUC (every event of
-        one class), so that every value is finite.
+        ``{"accuracy", "auc_macro", "ece"}``: accuracy of the arg-max class,
+        the unweighted mean of the one-vs-rest AUCs over the classes present,
+        and the top-label expected calibration error
+        (:func:`top_label_calibration_error`). ``auc_macro`` is left out when
+        no class has an AUC (every event of one class), ``ece`` when the
+        scores are not class probabilities, so that every value is finite.
     """
     aucs = one_vs_rest_auc(y, scores, weight)
     present = aucs[~np.isnan(aucs)]
     metrics = {"accuracy": accuracy(y, scores, weight)}
     if present.size:
         metrics["auc_macro"] = float(present.mean())
+    if are_probabilities(np.asarray(scores, dtype=np.float64)):
+        ece = top_label_calibration_error(y, scores, weight)
+        if np.isfinite(ece):
+            metrics["ece"] = ece
     return metrics
 
 
-__all__ = ["accuracy", "confusion_matrix", "multiclass_metrics", "one_vs_rest_auc"]
+__all__ = ["accuracy", "are_probabilities", "confusion_matrix", "multiclass_metrics",
+           "one_vs_rest_auc", "top_label_calibration_error", "top_label_reliability"]

@@ -7,15 +7,27 @@ the second for Gaussian residuals but is dominated by tails; the robust
 resolution, half the distance between the 16% and 84% quantiles, equals the
 standard deviation for a Gaussian and ignores outliers.
 
+A method that also predicts its own uncertainty ``sigma`` per sample (a deep
+ensemble, MC dropout, a Gaussian head) is checked on whether ``sigma`` can be
+trusted: the central Gaussian interval ``prediction ± z sigma`` should hold
+the true value as often as its nominal level says (68.27 % for ``z = 1``,
+95.45 % for ``z = 2``; :func:`coverage`), and the Gaussian negative
+log-likelihood (:func:`gaussian_nll`) rewards uncertainties that are both
+honest and small.
+
 Shapes:
     y, prediction: float[N] for one target or float[N, T] for T targets
     (float[N, 1] is treated as float[N]). With several targets every function
     returns float[T], one value per target; :func:`regression_metrics` reports
     the mean over targets.
+    uncertainty: the standard deviation ``sigma`` of each prediction, in the
+    units of ``y``, shaped like ``prediction``.
     weight: optional float[N].
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -159,8 +171,112 @@ def regression_metrics(
     return metrics
 
 
+#: The central Gaussian intervals :func:`uncertainty_metrics` reports: key -> half-width in sigma.
+COVERAGE_INTERVALS = {"coverage_68": 1.0, "coverage_95": 2.0}
+
+
+def _uncertainty_inputs(
+    y: ArrayLike, prediction: ArrayLike, uncertainty: ArrayLike, weight: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, prediction, sigma, weight)`` as float[N, T] (three times) and float[N]."""
+    t, p, w = _regression_inputs(y, prediction, weight)
+    sigma = as_finite("uncertainty", uncertainty, ndim=(1, 2))
+    same_length(prediction=p, uncertainty=sigma)
+    sigma = sigma.reshape(len(sigma), -1)
+    if sigma.shape != p.shape:
+        raise UserError(f"uncertainty: expected one standard deviation per prediction {p.shape}, "
+                        f"received {sigma.shape}")
+    if np.any(sigma <= 0):
+        bad = int(np.count_nonzero(sigma <= 0))
+        raise UserError(f"uncertainty: standard deviations must be positive; {bad} of {sigma.size} "
+                        "are zero or negative")
+    return t, p, sigma, w
+
+
+def gaussian_level(z: float) -> float:
+    """The probability content of the central interval ``mean ± z sigma`` of a Gaussian."""
+    return math.erf(z / math.sqrt(2.0))
+
+
+def coverage(
+    y: ArrayLike, prediction: ArrayLike, uncertainty: ArrayLike, z: float = 1.0,
+    weight: ArrayLike | None = None,
+) -> float | np.ndarray:
+    """Observed coverage of the intervals ``prediction ± z sigma``: the (weighted) fraction of
+    samples with ``|y - prediction| <= z sigma``.
+
+    For honest Gaussian uncertainties it equals :func:`gaussian_level` of ``z``
+    (0.6827 for ``z = 1``, 0.9545 for ``z = 2``); below that the method is
+    overconfident (``sigma`` too small), above it conservative.
+    """
+    t, p, sigma, w = _uncertainty_inputs(y, prediction, uncertainty, weight)
+    return _per_target(_mean((np.abs(t - p) <= z * sigma).astype(np.float64), w))
+
+
+def coverage_curve(
+    y: ArrayLike, prediction: ArrayLike, uncertainty: ArrayLike, levels: ArrayLike,
+    weight: ArrayLike | None = None,
+) -> np.ndarray:
+    """Observed coverage of the central Gaussian intervals of nominal ``levels``, float[L].
+
+    The interval of level ``q`` is ``prediction ± z sigma`` with
+    ``z = sqrt(2) erfinv(q)``; the coverage is averaged over targets. For
+    honest Gaussian uncertainties the curve is the diagonal.
+    """
+    from scipy.special import erfinv  # scipy is slow to import; load it when needed
+
+    q = np.asarray(levels, dtype=np.float64)
+    if q.ndim != 1 or np.any((q <= 0) | (q >= 1)):
+        raise UserError("levels: expected nominal coverages strictly between 0 and 1")
+    t, p, sigma, w = _uncertainty_inputs(y, prediction, uncertainty, weight)
+    pulls = np.abs(t - p) / sigma  # float[N, T]
+    z = np.sqrt(2.0) * erfinv(q)  # float[L]
+    covered = np.zeros((q.size, pulls.shape[1]))
+    for j in range(pulls.shape[1]):  # the weight of the samples whose pull is <= z, by sorting
+        order = np.argsort(pulls[:, j], kind="mergesort")
+        passed = np.r_[0.0, np.cumsum(w[order])]
+        covered[:, j] = passed[np.searchsorted(pulls[order, j], z, side="right")]
+    return covered.mean(axis=1) / np.sum(w)
+
+
+def gaussian_nll(
+    y: ArrayLike, prediction: ArrayLike, uncertainty: ArrayLike, weight: ArrayLike | None = None
+) -> float | np.ndarray:
+    """Mean Gaussian negative log-likelihood ``<log(2 pi sigma^2) / 2 + (y - prediction)^2 / (2 sigma^2)>``.
+
+    Lower is better: it punishes a ``sigma`` too small for the residuals
+    (the second term) and one larger than needed (the first). Its value
+    depends on the units of ``y``; compare methods on one target.
+    """
+    t, p, sigma, w = _uncertainty_inputs(y, prediction, uncertainty, weight)
+    per_sample = 0.5 * np.log(2.0 * np.pi * sigma**2) + 0.5 * ((t - p) / sigma) ** 2
+    return _per_target(_mean(per_sample, w))
+
+
+def uncertainty_metrics(
+    y: ArrayLike, prediction: ArrayLike, uncertainty: ArrayLike, weight: ArrayLike | None = None
+) -> dict[str, float]:
+    """How trustworthy a regression's per-sample uncertainties are, on one split.
+
+    Returns:
+        ``{"coverage_68", "coverage_95", "gaussian_nll"}``: the observed
+        coverage of ``prediction ± sigma`` (nominal 68.27 %) and
+        ``prediction ± 2 sigma`` (nominal 95.45 %), and the mean Gaussian
+        negative log-likelihood, each averaged over targets.
+    """
+    metrics = {name: float(np.mean(coverage(y, prediction, uncertainty, z, weight)))
+               for name, z in COVERAGE_INTERVALS.items()}
+    metrics["gaussian_nll"] = float(np.mean(gaussian_nll(y, prediction, uncertainty, weight)))
+    return metrics
+
+
 __all__ = [
+    "COVERAGE_INTERVALS",
     "bias",
+    "coverage",
+    "coverage_curve",
+    "gaussian_level",
+    "gaussian_nll",
     "mae",
     "mse",
     "r2",
@@ -168,5 +284,6 @@ __all__ = [
     "resolution",
     "rmse",
     "robust_resolution",
+    "uncertainty_metrics",
     "weighted_quantile",
 ]

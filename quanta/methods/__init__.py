@@ -4,7 +4,9 @@ A method is created by name with keyword parameters, fitted on a training
 split (and a validation split, if it uses one) for a task, and predicts task
 scores, exactly like a trained network. ``quanta methods`` lists them.
 A scikit-learn learner is one short subclass of
-:class:`quanta.methods.sklearn.ScikitLearnMethod`.
+:class:`quanta.methods.sklearn.ScikitLearnMethod`; every one of them takes the
+input encodings ``one_hot`` and ``bag_of_words`` (:mod:`quanta.methods.encoding`).
+``boosted_trees`` and ``sgd`` learn from a training part streamed from disk.
 """
 
 from __future__ import annotations
@@ -41,9 +43,16 @@ METHODS.declare("extra_trees", "quanta.methods.extra_trees:ExtraTrees",
                 "thresholds")
 METHODS.declare("adaboost", "quanta.methods.adaboost:AdaBoost",
                 "AdaBoost (scikit-learn, SAMME and AdaBoost.R2) over shallow decision trees")
+METHODS.declare("sgd", "quanta.methods.sgd:SGD",
+                "Linear model trained by stochastic gradient descent (scikit-learn); learns from "
+                "streamed data too")
 METHODS.declare("hist_boosting", "quanta.methods.hist_boosting:HistBoosting",
                 "Histogram gradient-boosted trees (scikit-learn's HistGradientBoosting, as "
                 "LightGBM)")
+
+METHODS.declare("ensemble", "quanta.ensemble:Ensemble",
+                "Ensemble of a run's methods: average of their scores (deep ensembles) or "
+                "stacking")
 
 
 def register(name: str, description: str | None = None):

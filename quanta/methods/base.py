@@ -40,6 +40,21 @@ class Method:
     def load(cls, directory: str | Path) -> Method:
         raise NotImplementedError
 
+    @classmethod
+    def check_entry(cls, params: dict[str, Any], where: str, entry: dict[str, Any],
+                    earlier: list[dict[str, Any]]) -> None:
+        """Refuse an entry that does not fit its experiment, before anything is trained.
+
+        ``params`` are the entry's validated parameters (``where`` names them in
+        messages), ``entry`` its ``name`` and ``data``, and ``earlier`` the resolved
+        entries before it; an ensemble checks that its members are among them.
+        """
+
+    @classmethod
+    def check_data(cls, train: Any) -> None:
+        """Refuse a training part this method cannot learn from (e.g. a streamed one), before any
+        method of the experiment trains; the default accepts every part."""
+
     @staticmethod
     def notify(callbacks: list | None, hook: str, *args: Any) -> None:
         """Call ``hook`` of every training callback (``quanta.train.callbacks``), as a network's trainer does.

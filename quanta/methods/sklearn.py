@@ -15,13 +15,26 @@ arguments, e.g. :mod:`quanta.methods.logistic_regression`. A learner may be a
 scikit-learn ``Pipeline`` (a feature map before a linear model); per-sample
 weights then reach its last step.
 
+Every subclass also takes the input encodings ``one_hot`` and
+``bag_of_words``, declared once in :mod:`quanta.methods.encoding` (keyword-only):
+:meth:`ScikitLearnMethod.__init_subclass__` adds them to each subclass's
+``__init__`` and to its signature, so the registry validates them, a config
+records them and a saved method keeps them like the subclass's own
+hyperparameters.
+
 Saved objects are of four forms: estimators (their ``__getstate__``, rebuilt
 with ``__setstate__``), compiled objects whose class takes constructor
 arguments (a tree's nodes), other scikit-learn objects rebuilt as pickle's
 protocol 2 would (``cls.__new__(cls)`` and their state: a neighbours' search
-tree, a calibrator, a histogram tree's nodes), and NumPy random generators
-(bit generator name and state). A file names classes only, never a function;
-a class that is not scikit-learn's own is refused.
+tree, a calibrator, a histogram tree's nodes), NumPy random generators
+(bit generator name and state) and NumPy scalar types (an encoder's output
+dtype, by its dtype string). A file names classes only, never a function;
+a class that is not scikit-learn's own is refused. The input encodings
+(``inputs``) and a subclass's other fitted attributes (:attr:`fitted`) are
+saved alike, beside the learner.
+
+A method that cannot learn from a streamed training part refuses it with
+:func:`needs_memory`: the part's rows and size, and the methods that can.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import numpy as np
 from quanta.data.dataset import Dataset
 from quanta.errors import UserError
 from quanta.methods.base import Method, predict_in_chunks, table
+from quanta.methods.encoding import InputEncoding, with_encodings
 from quanta.tasks.base import Task
 
 STATE_FILE = "sklearn.json"
@@ -53,24 +67,42 @@ class ScikitLearnMethod(Method):
         learners: ``{output kind: method name returning an unfitted learner}``.
         scaled: put a ``StandardScaler`` (fitted on the training split) before the learner.
         one_target: the regressor fits one target; several target columns are refused.
+        fitted: fitted attributes saved beside ``learner_`` and ``inputs_`` (scikit-learn
+            objects, arrays or plain values), for a subclass that learns more.
+        streams: the method learns from a training part streamed from disk (``partial_fit``);
+            the others refuse one (:meth:`check_data`).
     """
 
     learners: dict[str, str] = {}
     scaled: bool = False
     one_target: bool = False
+    fitted: tuple[str, ...] = ()
+    streams: bool = False
 
     def __init__(self) -> None:
         self.history = []
+        self.one_hot: tuple[str, ...] = ()
+        self.bag_of_words: tuple[str, ...] = ()
 
-    # -- fitting ---------------------------------------------------------------
-    def _learner(self, task: Task) -> Any:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every subclass's ``__init__`` the input encodings (``encoding.PARAMETERS``)."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.__init__ = with_encodings(vars(cls)["__init__"])
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _bare_learner(self, task: Task) -> Any:
+        """The unfitted learner for ``task``'s output, without a scaler."""
         output = task.evaluation.output
         if output not in self.learners:
             kinds = {"signal_probability": "binary", "class_probabilities": "multiclass", "values": "regression",
                      "clusters": "clustering"}
             allowed = ", ".join(kinds.get(k, k) for k in self.learners)
             raise UserError(f"{self.label()}: task '{task.name}' is not supported; allowed: {allowed}")
-        learner = getattr(self, self.learners[output])()
+        return getattr(self, self.learners[output])()
+
+    def _learner(self, task: Task) -> Any:
+        learner = self._bare_learner(task)
         if self.scaled:
             from sklearn.pipeline import Pipeline, make_pipeline
             from sklearn.preprocessing import StandardScaler
@@ -85,20 +117,22 @@ class ScikitLearnMethod(Method):
         """The method's name in messages (its module's name, e.g. ``random_forest``)."""
         return cls.__module__.rsplit(".", 1)[-1]
 
+    @classmethod
+    def check_data(cls, train: Any) -> None:
+        """Refuse a training part this method cannot learn from (streamed, unless it streams)."""
+        if train.streamed and not cls.streams:
+            raise needs_memory(cls.label(), train)
+
     def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context: Any) -> ScikitLearnMethod:
         """Fit the learner for ``task`` on the training split (``valid`` is not used)."""
-        if train.streamed:
-            raise UserError(f"{self.label()}: needs the training data in memory; set data.streaming: never")
+        self.check_data(train)
         from sklearn.pipeline import Pipeline
 
         self.output_ = task.evaluation.output
         self.learner_ = self._learner(task)
-        x = table(train)
-        y = train.y if "y" in train and self.output_ != "clusters" else None
-        targets = y.shape[1] if y is not None and y.ndim > 1 else 1
-        if self.one_target and self.output_ == "values" and targets > 1:
-            raise UserError(f"{self.label()}: regression of {targets} targets at once is not "
-                            "supported (its regressor fits one); fit one target per method entry")
+        self.inputs_ = self._encoding(train)
+        x = self._table(train)
+        y = self._targets(train)
         weight = train.arrays.get("weight")
         piped = isinstance(self.learner_, Pipeline)
         final = self.learner_[-1] if piped else self.learner_  # a pipeline routes by step name
@@ -109,20 +143,51 @@ class ScikitLearnMethod(Method):
         elif weight is not None:
             warnings.warn(f"{self.label()}: the training rows' weights are not used "
                           f"({type(final).__name__} takes none)", UserWarning, stacklevel=2)
-        if y is not None and self.output_ != "values":
-            y = y.astype(np.int64)
         callbacks = context.get("callbacks")
         self.notify(callbacks, "on_fit_start", self)
         self.learner_.fit(x, y, **fit_arguments)
         self.notify(callbacks, "on_fit_end", self)
         return self
 
+    def _targets(self, train: Dataset) -> np.ndarray | None:
+        """The training targets as the learner takes them (class indices int64; None to cluster)."""
+        y = train.y if "y" in train and self.output_ != "clusters" else None
+        targets = y.shape[1] if y is not None and y.ndim > 1 else 1
+        if self.one_target and self.output_ == "values" and targets > 1:
+            raise UserError(f"{self.label()}: regression of {targets} targets at once is not "
+                            "supported (its regressor fits one); fit one target per method entry")
+        if y is not None and self.output_ != "values":
+            y = y.astype(np.int64)
+        return y
+
+    def _encoding(self, train: Dataset) -> InputEncoding | None:
+        """The one-hot and bag-of-words encodings fitted on the training part (None without any)."""
+        if not (self.one_hot or self.bag_of_words):
+            return None
+        encoding = InputEncoding(self.label(), self.one_hot, self.bag_of_words)
+        return encoding.fit(train.in_chunks(), train.feature_names, train.input_shape)
+
+    def _table(self, data: Dataset) -> np.ndarray:
+        """The learner's inputs [N, columns]: the flattened inputs, or their encoding."""
+        encoding = getattr(self, "inputs_", None)
+        return table(data) if encoding is None else encoding.table(data)
+
+    def column_names(self, data: Dataset) -> list[str] | None:
+        """Names of the learner's input columns (encoded ones too), where the data names them."""
+        encoding = getattr(self, "inputs_", None)
+        if encoding is not None:
+            return encoding.column_names()
+        names = data.feature_names
+        if names and len(names) == int(np.prod(data.input_shape)):
+            return [str(n) for n in names]
+        return None
+
     def predict(self, data: Dataset) -> np.ndarray:
         """Signal probability [N], class probabilities [N, K], values or squared distances to centres."""
         self._check_fitted("learner_")
         if data.streamed:
             return predict_in_chunks(data, self.predict)
-        x = table(data)
+        x = self._table(data)
         if self.output_ == "signal_probability":
             score = self.learner_.predict_proba(x)[:, 1]
         elif self.output_ == "class_probabilities":
@@ -137,9 +202,14 @@ class ScikitLearnMethod(Method):
     def save(self, directory: str | Path) -> Path:
         self._check_fitted("learner_")
         arrays: dict[str, np.ndarray] = {}
+        encoding = getattr(self, "inputs_", None)
         state = {"method": self.label(), "output": self.output_,
                  "params": {name: getattr(self, name) for name in inspect.signature(type(self)).parameters},
-                 "learner": _encode(self.learner_, "learner", arrays)}
+                 "learner": _encode(self.learner_, "learner", arrays),
+                 "inputs": None if encoding is None else _encode(encoding.state(), "inputs",
+                                                                 arrays),
+                 "fitted": {name: _encode(getattr(self, name), name, arrays)
+                            for name in self.fitted}}
         path = Path(directory) / STATE_FILE
         np.savez(Path(directory) / ARRAYS_FILE, **arrays)
         path.write_text(json.dumps(state))
@@ -156,10 +226,41 @@ class ScikitLearnMethod(Method):
                 arrays = {name: stored[name] for name in stored.files}
             method = cls(**state["params"])
             method.learner_ = _decode(state["learner"], arrays)
+            inputs = state.get("inputs")  # absent in files saved before the encodings
+            method.inputs_ = None
+            if inputs is not None:
+                method.inputs_ = InputEncoding.from_state(cls.label(), _decode(inputs, arrays))
+            for name, value in state.get("fitted", {}).items():
+                if name not in cls.fitted:
+                    raise ValueError(f"unknown fitted attribute {name!r}")
+                setattr(method, name, _decode(value, arrays))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"{path}: cannot read saved {cls.label()} ({error})") from None
         method.output_ = state["output"]
         return method
+
+
+#: the methods that learn from a streamed training part, suggested where one cannot
+STREAMING_METHODS = ("sgd", "boosted_trees")
+
+
+def needs_memory(method: str, train: Any) -> UserError:
+    """The error (to raise) of a method that cannot learn from the streamed part ``train``."""
+    inputs = int(np.prod(train.input_shape))
+    size = len(train) * inputs * np.dtype(np.float32).itemsize  # inputs are read as float32
+    return UserError(f"{method}: needs the training data in memory, and the training part is "
+                     f"streamed from disk ({len(train):,} rows x {inputs:,} inputs = "
+                     f"{_bytes(size)} as float32); set data.streaming: never if that fits in "
+                     f"memory, or use a method that learns from a stream: "
+                     f"{', '.join(STREAMING_METHODS)}")
+
+
+def _bytes(size: float) -> str:
+    """``38.4 MB``, ``1.2 GB``: a size in decimal units, as ``data.memory`` takes them."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} bytes"
 
 
 def _takes_weights(learner: Any) -> bool:
@@ -189,6 +290,8 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
                 [_encode(v, f"{path}.{i}", arrays) for i, v in enumerate(value)]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"dict": {k: _encode(v, f"{path}.{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, type) and issubclass(value, np.generic):  # an encoder's output dtype
+        return {"numpy_type": np.dtype(value).str}
     if isinstance(value, np.random.Generator):  # e.g. a histogram booster's feature sampler
         generator, name = value.bit_generator, type(value.bit_generator).__name__
         if name not in BIT_GENERATORS or type(generator) is not getattr(np.random, name):
@@ -259,6 +362,8 @@ def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         return tuple(_decode(v, arrays) for v in value["tuple"])
     if "dict" in value:
         return {k: _decode(v, arrays) for k, v in value["dict"].items()}
+    if "numpy_type" in value:
+        return np.dtype(value["numpy_type"]).type
     if "generator" in value:
         if value["generator"] not in BIT_GENERATORS:
             raise ValueError(f"refusing to rebuild a {value['generator']} random generator")

@@ -31,7 +31,8 @@ class SVM(ScikitLearnMethod):
 
     An exact kernel SVM costs rows^2 in memory and up to rows^3 in time, so
     training data above ``max_rows`` rows is refused: ``kernel_map``
-    approximates the same kernels in time linear in the rows.
+    approximates the same kernels in time linear in the rows, and ``sgd``
+    with ``loss: hinge`` is a linear SVM that also learns from streamed data.
 
     Args:
         kernel: the kernel, ``linear``, ``rbf``, ``poly`` or ``sigmoid``.
@@ -74,7 +75,9 @@ class SVM(ScikitLearnMethod):
         if rows > self.max_rows:
             raise UserError(f"{self.label()}: {rows:,} training rows are more than "
                             f"max_rows={self.max_rows:,} (an exact kernel SVM costs rows^2 memory "
-                            "and up to rows^3 time); use kernel_map, or raise max_rows")
+                            "and up to rows^3 time); use kernel_map (the kernel's feature map, "
+                            "time linear in the rows), sgd with loss: hinge (a linear SVM, also "
+                            "from streamed data), or raise max_rows")
         if task.evaluation.output != "values" and "y" in train:
             self._check_folds(train.y)
         return super().fit(train, valid, task, **context)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from quanta.errors import UserError
 from quanta.evaluate import COMPANIONS, metric_goal
 from quanta.report.data_section import data_section
+from quanta.report.importance_section import importance_section
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
 from quanta.rundir import RunDirectory
 
@@ -53,6 +54,10 @@ _LABELS = {
     "resolution": "Resolution (σ)",
     "resolution_robust": "Resolution (σ<sub>68</sub>)",
     "loss": "Loss",
+    "ece": "ECE",
+    "coverage_68": "Coverage 68 %",
+    "coverage_95": "Coverage 95 %",
+    "gaussian_nll": "Gaussian NLL",
 }
 
 _CSS = """
@@ -90,6 +95,7 @@ table.kv td:first-child { color: var(--muted); white-space: nowrap; }
 table.kv td { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; }
 details { border: 1px solid var(--rule); border-radius: 4px; margin: 8px 0; }
 summary { cursor: pointer; padding: 8px 12px; background: var(--band); font-weight: 600; }
+.wide { max-width: 100%; overflow-x: auto; }  /* a table of many methods scrolls, not the page */
 pre { margin: 0; padding: 12px 16px; overflow-x: auto; font-size: 13px; line-height: 1.45;
       font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--rule);
@@ -338,8 +344,11 @@ def _multiclass_figures(run: RunRecord, split: str) -> list[str]:
             name: multiclass.confusion_matrix(y, score, weight)
             for name, (y, score, weight) in _predictions(run, split).items()
         }
-        names = run.config.get("data", {}).get("classes") if isinstance(run.config.get("data"), dict) else None
-        valid_names = isinstance(names, list) and all(isinstance(n, str) for n in names)
+        data = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
+        names = run.data.get("classes") or data.get("classes")  # data.json: every source's names
+        classes = {len(m) for m in matrices.values()}
+        valid_names = (isinstance(names, list) and all(isinstance(n, str) for n in names)
+                       and classes == {len(names)})
         return figures.confusion_matrix_figure(matrices, names if valid_names else None)
 
     return [
@@ -379,6 +388,75 @@ def _predicted_vs_true_figures(run: RunRecord, split: str) -> list[str]:
     ]
 
 
+def _reliability_figures(run: RunRecord, split: str) -> list[str]:
+    from quanta.evaluate.calibration_figures import reliability_figure
+
+    predictions = _predictions(run, split)
+    return [
+        _figure_block(
+            f"Reliability diagram ({split} split)",
+            "Calibration of the predicted probabilities: in each of 10 equal-width bins, the "
+            "observed fraction of signal (for several classes: how often the most probable class "
+            "is the true one) against the mean predicted probability, with its binomial 68 % "
+            "interval. A calibrated method lies on the dashed diagonal; ECE is the event-weighted "
+            "mean distance from it. Below: the share of the events in each bin.",
+            lambda: reliability_figure(predictions, colours=_colours(run)),
+        )
+    ]
+
+
+def _coverage_figures(run: RunRecord, split: str) -> list[str]:
+    """The coverage of the methods that predict an uncertainty; nothing when none does."""
+    from quanta.evaluate.calibration_figures import coverage_figure
+
+    methods = {m.name: (p.y, p.score, p.uncertainty, p.weight) for m in run.methods
+               if (p := m.predictions.get(split)) is not None and p.uncertainty is not None}
+    if not methods:
+        return []
+    return [
+        _figure_block(
+            f"Coverage of the predicted uncertainties ({split} split)",
+            "For every method that predicts an uncertainty σ per sample: the fraction of samples "
+            "whose true value lies inside prediction ± zσ, against the coverage a Gaussian "
+            "interval of that width should have. Honest uncertainties follow the dashed diagonal; "
+            "below it σ is too small (overconfident), above it too large. Bands: binomial "
+            "uncertainty; dotted lines: ±1σ (68.27 %) and ±2σ (95.45 %).",
+            lambda: coverage_figure(methods, colours=_colours(run)),
+        )
+    ]
+
+
+def _decision_tree_figures(run: RunRecord, split: str | None) -> list[str]:
+    """One figure per method whose folder holds a decision tree's record (any task).
+
+    Feature and class names are the record's own (those of the method's training part),
+    else the run's (data.json) when they fit the tree's number of inputs.
+    """
+    from quanta.evaluate.tree_figure import decision_tree_figure
+
+    shared_names, shared_classes = run.data.get("feature_names"), run.data.get("classes")
+    blocks = []
+    for method in run.methods:
+        tree = method.tree
+        if tree is None:
+            continue
+        fits = isinstance(shared_names, list) and len(shared_names) == tree.get("features")
+        names = tree.get("feature_names") or (shared_names if fits else None)
+        classes = tree.get("class_names") or (
+            shared_classes if isinstance(shared_classes, list) else None)
+        blocks.append(_figure_block(
+            f"Decision tree: {method.name}",
+            "The first cuts of the tree fitted on the training split, in the inputs' own units. "
+            "The events that pass a box's cut take its first branch (marked yes at the root). "
+            "Each box gives the impurity, the number of training events and the node's value; "
+            "the fill shows which way the node leans, stronger for purer nodes. (…): deeper cuts "
+            "not shown.",
+            lambda tree=tree, names=names, classes=classes, title=method.name:
+                decision_tree_figure(tree, names, classes, title=title),
+        ))
+    return blocks
+
+
 #: the report's figures by the names tasks give them (quanta.tasks.evaluation.Evaluation.figures)
 FIGURES = {
     "roc_curves": _roc_figures,
@@ -386,7 +464,14 @@ FIGURES = {
     "confusion_matrices": _multiclass_figures,
     "residuals": _residual_figures,
     "predicted_vs_true": _predicted_vs_true_figures,
+    "reliability": _reliability_figures,
+    "coverage": _coverage_figures,
+    "decision_tree": _decision_tree_figures,
 }
+
+#: figures of what the methods saved rather than of the task: drawn for every task, after the
+#: task's own, each leaving itself out when no method saved what it draws
+EVERY_TASK_FIGURES = ("decision_tree",)
 
 
 def _task_figures(task: str | None) -> list:
@@ -407,6 +492,8 @@ def _figures_section(run: RunRecord) -> str:
             blocks += draw(run, split)
     else:
         blocks.append(f'<p class="missing">No figures for task {_e(run.task)}.</p>')
+    for name in EVERY_TASK_FIGURES:
+        blocks += FIGURES[name](run, split)
 
     histories = {m.name: m.history for m in run.methods if m.history}
     if histories:
@@ -478,7 +565,8 @@ def render(run: RunRecord) -> str:
         f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
         f'<p class="path">{_e(run.path.resolve())}</p></header>'
         f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
-        f"{_figures_section(run)}{data_section(run)}{_environment_section(run)}{_config_section(run)}"
+        f"{_figures_section(run)}{importance_section(run)}{data_section(run)}{_environment_section(run)}"
+        f"{_config_section(run)}"
         f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
         "directory.</footer></main></body></html>\n"
     )

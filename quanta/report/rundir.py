@@ -3,10 +3,11 @@
 The report reads only what the run directory holds (its layout is in
 :mod:`quanta.rundir`), so a report can be rebuilt later, on another machine,
 from a copied directory. ``config.yaml`` and ``metrics.json`` are required;
-``environment.json``, ``data.json`` and each method's ``history.jsonl`` and
-``predictions.npz`` are used when present. A required file that is missing or
-unreadable raises :class:`quanta.errors.UserError` naming the file; optional
-parts that are absent are simply left empty.
+``environment.json``, ``data.json`` and each method's ``history.jsonl``,
+``predictions.npz`` and decision-tree record (``decision_tree.json``, see
+:data:`quanta.evaluate.tree_figure.TREE_FILE`) are used when present. A required
+file that is missing or unreadable raises :class:`quanta.errors.UserError`
+naming the file; optional parts that are absent are simply left empty.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from quanta.data.split import SPLITS
 from quanta.errors import UserError
+from quanta.evaluate.tree_figure import TREE_FILE
 from quanta.rundir import METHOD_NAME, RunDirectory
 
 #: Splits in the order the report shows them: the test split is the one that counts.
@@ -28,11 +30,16 @@ REPORT_ORDER = tuple(reversed(SPLITS))
 
 @dataclass
 class SplitPredictions:
-    """One method's saved predictions on one split. Shapes as in :mod:`quanta.evaluate`."""
+    """One method's saved predictions on one split. Shapes as in :mod:`quanta.evaluate`.
+
+    ``uncertainty`` is the standard deviation of each score, shaped like it, when the
+    method predicts one (``<split>_uncertainty`` in ``predictions.npz``).
+    """
 
     y: np.ndarray
     score: np.ndarray
     weight: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
 
     def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         return self.y, self.score, self.weight
@@ -48,6 +55,7 @@ class MethodRecord:
     seconds: dict[str, float] = field(default_factory=dict)  # "fit", "predict", ...
     history: list[dict[str, Any]] = field(default_factory=list)
     predictions: dict[str, SplitPredictions] = field(default_factory=dict)
+    tree: dict[str, Any] | None = None  # a decision tree's top levels, as its folder holds them
 
 
 @dataclass
@@ -85,7 +93,11 @@ def _predictions(arrays: dict[str, np.ndarray], path: Path) -> dict[str, SplitPr
             continue
         if len(y) != len(score):
             raise UserError(f"{path}: {split}_y has {len(y)} entries but {split}_score has {len(score)}")
-        predictions[split] = SplitPredictions(y, score, arrays.get(f"{split}_weight"))
+        uncertainty = arrays.get(f"{split}_uncertainty")
+        if uncertainty is not None and uncertainty.shape != score.shape:
+            raise UserError(f"{path}: {split}_uncertainty has shape {uncertainty.shape} but "
+                            f"{split}_score has {score.shape}")
+        predictions[split] = SplitPredictions(y, score, arrays.get(f"{split}_weight"), uncertainty)
     return predictions
 
 
@@ -132,6 +144,8 @@ def read_run(run_dir: str | Path) -> RunRecord:
             folder.verify()  # the report vouches for every file of the method
             record.history = folder.read_history()
             record.predictions = _predictions(folder.read_predictions(), folder / folder.PREDICTIONS)
+            if (folder / TREE_FILE).is_file():
+                record.tree = folder.read_json(TREE_FILE)
         methods.append(record)
 
     from quanta.tasks.evaluation import EVALUATIONS

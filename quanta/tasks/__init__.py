@@ -14,7 +14,7 @@ TASKS.declare("binary", "quanta.tasks.binary:Binary",
 TASKS.declare("multiclass", "quanta.tasks.multiclass:Multiclass",
               "K-class classification: K logits, cross-entropy loss, accuracy")
 TASKS.declare("regression", "quanta.tasks.regression:Regression",
-              "Regression of one or more real targets: mean squared error loss")
+              "Regression of one or more real targets: mean squared error, or a Gaussian likelihood")
 TASKS.declare("reconstruction", "quanta.tasks.reconstruction:Reconstruction",
               "Image-to-image regression (denoising, super-resolution): pixel MSE, optional multi-scale loss")
 TASKS.declare("segmentation", "quanta.tasks.segmentation:Segmentation",

@@ -117,6 +117,11 @@ class Task:
         """Model outputs -> the scores saved as predictions (probabilities, values)."""
         raise NotImplementedError
 
+    def uncertainty(self, output: torch.Tensor) -> torch.Tensor | None:
+        """The standard deviation of each score the model itself predicts (a Gaussian head's sigma),
+        shaped like :meth:`scores`; None for a task whose outputs carry none."""
+        return None
+
     def metrics(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Validation metrics as 0-d tensors on the device (read once per epoch)."""

@@ -23,7 +23,7 @@ from quanta.evaluate.binary import binary_metrics
 from quanta.evaluate.clustering import clustering_metrics
 from quanta.evaluate.images import reconstruction_metrics, segmentation_metrics
 from quanta.evaluate.multiclass import multiclass_metrics
-from quanta.evaluate.regression import regression_metrics
+from quanta.evaluate.regression import regression_metrics, uncertainty_metrics
 
 #: the kinds of output a task's scores have; a classical method maps them to its learner
 OUTPUTS = ("signal_probability", "class_probabilities", "values", "images", "class_maps", "clusters", "heads")
@@ -39,6 +39,9 @@ class Evaluation:
         figures: the report's figures for this task, by name (``quanta.report.figures``).
         prediction: prefix of prediction columns (``score_<method>`` or ``prediction_<method>``).
         needs_targets: False for unsupervised tasks (``y`` is then optional, used only to evaluate).
+        uncertainty_metrics: ``(y, score, uncertainty, weight) -> {name: float}`` for a
+            method that also predicts the standard deviation of each score (in the units of
+            ``y``); None when the task's scores carry no uncertainty.
     """
 
     metrics: Callable[..., dict[str, float]]
@@ -46,11 +49,13 @@ class Evaluation:
     figures: tuple[str, ...] = ()
     prediction: str = "score"
     needs_targets: bool = True
+    uncertainty_metrics: Callable[..., dict[str, float]] | None = None
 
 
-BINARY = Evaluation(binary_metrics, "signal_probability", ("roc_curves", "score_distributions"))
-MULTICLASS = Evaluation(multiclass_metrics, "class_probabilities", ("confusion_matrices",))
-REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "predicted_vs_true"), prediction="prediction")
+BINARY = Evaluation(binary_metrics, "signal_probability", ("roc_curves", "score_distributions", "reliability"))
+MULTICLASS = Evaluation(multiclass_metrics, "class_probabilities", ("confusion_matrices", "reliability"))
+REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "predicted_vs_true", "coverage"),
+                        prediction="prediction", uncertainty_metrics=uncertainty_metrics)
 RECONSTRUCTION = Evaluation(reconstruction_metrics, "images", prediction="prediction")
 SEGMENTATION = Evaluation(segmentation_metrics, "class_maps")
 CLUSTERING = Evaluation(clustering_metrics, "clusters", prediction="cluster", needs_targets=False)

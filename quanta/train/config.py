@@ -62,6 +62,10 @@ class TrainConfig:
     init_from: str | None = None  # a run's method folder or a model.safetensors: matching weights are loaded
     freeze: list[str] = field(default_factory=list)  # parameter-name patterns kept fixed, e.g. "layers.0.*"
     lr_groups: dict[str, Annotated[float, Field(ge=0)]] = field(default_factory=dict)  # pattern -> lr multiplier
+    # -- prediction --
+    # Monte Carlo dropout: predictions are the mean of this many passes with dropout on, their
+    # spread the uncertainty (quanta.train.mc_dropout); 0: one pass, dropout off
+    mc_dropout: Annotated[int, Field(ge=0)] = 0
     # -- device --
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA GPUs that support it

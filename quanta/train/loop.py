@@ -44,6 +44,7 @@ from quanta.train.checkpoint import (
     unflatten_state,
 )
 from quanta.train.config import TrainConfig
+from quanta.train.mc_dropout import dropout_layers
 from quanta.train.optim import build_schedule
 from quanta.train.schedules import LearningRateSchedule
 from quanta.train.state import TrainingState
@@ -180,12 +181,16 @@ class Trainer:
 
     @torch.no_grad()
     def outputs(self, data: DeviceData, batch_size: int = 8192,
-                keep: tuple[str, ...] = ()) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                keep: tuple[str, ...] = (),
+                dropout: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Model outputs for every sample of ``data``, in order, on the device.
 
         With ``keep``, also the batches' arrays of those names, concatenated alike.
+        With ``dropout``, the dropout layers stay on: one Monte Carlo dropout pass.
         """
         self.model.eval()
+        for layer in dropout_layers(self.model) if dropout else ():
+            layer.train()
         chunks, kept = [], {name: [] for name in keep}
         for batch in data.in_order(batch_size):
             with self.state.autocast():
@@ -194,6 +199,7 @@ class Trainer:
                 if name in batch:
                     parts.append(batch[name])
         output = torch.cat(chunks)
+        self.model.eval()
         if not keep:
             return output
         return output, {name: torch.cat(parts) for name, parts in kept.items() if parts}

@@ -42,6 +42,7 @@ from quanta.train.checkpoint import load_checkpoint, save_checkpoint
 from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
 from quanta.train.loop import Trainer, TrainingDiverged, TrainingInterrupted
+from quanta.train.mc_dropout import dropout_layers
 from quanta.train.progress import Progress
 from quanta.train.transfer import MODEL_FILE, TransferReport, load_matching
 
@@ -104,6 +105,10 @@ class Network:
         so that every estimator is fitted alike (``quanta.estimators``).
         """
         torch.manual_seed(self.config.seed)
+        if self.config.mc_dropout and not dropout_layers(self.model):
+            raise UserError(f"{label}.train.mc_dropout: {type(self.model).__name__} has no dropout "
+                            "layer to keep on; give the model a dropout rate above 0 "
+                            "(params.dropout) or set mc_dropout: 0")
         if self.standardize:
             self.transform = train.standardize()
         if self.task.scales_targets and self.config.standardize_targets and "y" in train:
@@ -169,13 +174,43 @@ class Network:
 
     def predict(self, data: Dataset, batch_size: int = 8192) -> np.ndarray:
         """Task scores for ``data`` (signal probability, class probabilities or values, in the targets' units)."""
+        return self.predict_with_uncertainty(data, batch_size)[0]
+
+    def predict_with_uncertainty(self, data: Dataset,
+                                 batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray | None]:
+        """Task scores and the standard deviation of each (None when the network gives none).
+
+        The deviation is a Gaussian head's sigma (task regression with ``likelihood:
+        gaussian``), the spread of ``mc_dropout`` passes, or with both the two
+        added in quadrature (the law of total variance); with ``mc_dropout`` the
+        scores are the passes' mean.
+        """
         device_data = self._device_data(self._prepared(data), with_targets=False)
         if self.trainer is None:
             self.model.to(self.device)
             self.trainer = Trainer(self.model, self.task, self.config, self.device, self.inputs)
-        output = self.trainer.outputs(device_data, batch_size)
-        scores = self.task.scores(output).cpu().numpy()
-        return self.target_scaling.invert(scores) if self.target_scaling is not None else scores
+        if not self.config.mc_dropout:
+            output = self.trainer.outputs(device_data, batch_size)
+            return self._in_target_units(self.task.scores(output), self.task.uncertainty(output))
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # the same passes at every prediction
+            torch.manual_seed(self.config.seed)
+            outputs = [self.trainer.outputs(device_data, batch_size, dropout=True)
+                       for _ in range(self.config.mc_dropout)]
+        passes = torch.stack([self.task.scores(output) for output in outputs])
+        variance = passes.var(dim=0, unbiased=False)
+        sigmas = [self.task.uncertainty(output) for output in outputs]
+        if sigmas[0] is not None:
+            variance = variance + torch.stack(sigmas).pow(2).mean(dim=0)
+        return self._in_target_units(passes.mean(dim=0), variance.sqrt())
+
+    def _in_target_units(self, scores: torch.Tensor,
+                         sigma: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray | None]:
+        scores_, sigma_ = scores.cpu().numpy(), None if sigma is None else sigma.cpu().numpy()
+        if self.target_scaling is None:
+            return scores_, sigma_
+        return (self.target_scaling.invert(scores_),
+                None if sigma_ is None else self.target_scaling.invert_spread(sigma_))
 
     # -- persistence ------------------------------------------------------------
     def _transform_tensors(self) -> dict[str, torch.Tensor]:

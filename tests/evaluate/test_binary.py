@@ -175,7 +175,7 @@ def test_binary_metrics_keys_and_dispatch():
                              "rejection_at_0.3", "rejection_at_0.3_error",
                              "rejection_at_0.3_lower_limit",
                              "rejection_at_0.5", "rejection_at_0.5_error",
-                             "rejection_at_0.5_lower_limit"]
+                             "rejection_at_0.5_lower_limit", "ece"]
     flags = {k for k in metrics if k.endswith("_lower_limit")}
     assert all(type(metrics[k]) is bool and metrics[k] is False for k in flags)
     assert all(type(v) is float and np.isfinite(v) for k, v in metrics.items() if k not in flags)

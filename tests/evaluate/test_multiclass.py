@@ -66,7 +66,7 @@ def test_one_vs_rest_auc_matches_sklearn():
 
 def test_multiclass_metrics_keys_and_absent_class():
     metrics = metrics_for("multiclass", Y, SCORES)
-    assert set(metrics) == {"accuracy", "auc_macro"}
+    assert set(metrics) == {"accuracy", "auc_macro", "ece"}
     assert all(type(v) is float for v in metrics.values())
     aucs = one_vs_rest_auc([0, 0, 2, 2], SCORES[:4])
     assert np.isnan(aucs[1]) and not np.isnan(aucs[0])
@@ -85,5 +85,6 @@ def test_auc_macro_is_left_out_when_no_class_has_an_auc():
     import json
 
     metrics = multiclass_metrics([1, 1], SCORES[:2])  # every event of one class: no one-vs-rest AUC
-    assert metrics == {"accuracy": pytest.approx(0.5)}
+    # top-label ECE: 0.8 confident and wrong, 0.7 confident and right -> (0.8 + 0.3) / 2
+    assert metrics == {"accuracy": pytest.approx(0.5), "ece": pytest.approx(0.55)}
     json.dumps(metrics, allow_nan=False)

@@ -149,7 +149,9 @@ def test_svm_refuses_more_rows_than_max_rows_and_points_to_kernel_map():
         quanta.fit("svm", (x, y), params={"max_rows": 500})
     assert str(refused.value) == ("svm: 840 training rows are more than max_rows=500 (an exact "
                                   "kernel SVM costs rows^2 memory and up to rows^3 time); "
-                                  "use kernel_map, or raise max_rows")
+                                  "use kernel_map (the kernel's feature map, time linear in the "
+                                  "rows), sgd with loss: hinge (a linear SVM, also from streamed "
+                                  "data), or raise max_rows")
     x, y = noisy_xor(80_000)
     with pytest.raises(UserError, match="svm: 56,000 training rows are more than max_rows=50,000"):
         quanta.fit("svm", (x, y))
