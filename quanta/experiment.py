@@ -454,15 +454,17 @@ def _summary(run: ExperimentRun, task) -> str:
     from quanta.report.html import format_measurement
 
     rows = [(name, result.metrics.get("test", {})) for name, result in run.results.items()]
-    first = list(rows[0][1]) if rows else []
+    first = list(dict.fromkeys(key for _, values in rows for key in values))  # every method's
     keys = [k for k in first if not any(k.endswith(s) and k.removesuffix(s) in first for s in COMPANIONS)]
     width = max([len(n) for n, _ in rows] + [6])
     lines = ["test metrics:", "  " + "method".ljust(width) + "".join(k.rjust(18) for k in keys)]
     for name, values in rows:
         cells = []
         for key in keys:
-            value = values.get(key, float("nan"))
-            if values.get(f"{key}_lower_limit"):
+            value = values.get(key)
+            if value is None:  # not given by this method (a coverage without an uncertainty)
+                cells.append("-".rjust(18))
+            elif values.get(f"{key}_lower_limit"):
                 cells.append(f"> {value:,.0f}".rjust(18))
             elif f"{key}_error" in values:
                 cells.append(format_measurement(value, values[f"{key}_error"]).rjust(18))
