@@ -37,4 +37,11 @@ def run_experiment(experiment, **overrides):
     return _run(experiment, **overrides)
 
 
-__all__ = ["__version__", "data", "fit", "load_run", "run_experiment"]
+def optimise(function, bounds, **options):
+    """Bayesian optimisation of an expensive function of a few parameters (quanta.bayesopt.optimise)."""
+    from quanta.bayesopt import optimise as _optimise
+
+    return _optimise(function, bounds, **options)
+
+
+__all__ = ["__version__", "data", "fit", "load_run", "optimise", "run_experiment"]

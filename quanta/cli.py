@@ -69,6 +69,23 @@ def _parser() -> argparse.ArgumentParser:
                          help="an input column copied to the output (repeatable), e.g. event number or weight")
     predict.add_argument("--tree", help="the TTree of ROOT inputs (default: the run's tree)")
 
+    fit = commands.add_parser(
+        "fit-curve", help="Bayesian (MCMC) fit of a scattering model to a SAXS/SANS curve file",
+        description="Sample the posterior of a sasmodels shape's size, polydispersity, scale and background\n"
+                    "given a curve (columns q [1/A], I [1/cm], optionally dI; CSV or whitespace text) with\n"
+                    "emcee. Writes posterior.npz, summary.json, corner.png and band.png to --out.",
+        epilog="example:\n  quanta fit-curve curve.csv --model sphere --steps 3000 --walkers 32 --out fit/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit.add_argument("file", metavar="FILE", help="the curve: columns q, I and optionally dI")
+    fit.add_argument("--model", default="sphere", help="sphere, core_shell_sphere or cylinder (default sphere)")
+    fit.add_argument("--steps", type=int, default=3000, help="steps per walker (default 3000)")
+    fit.add_argument("--walkers", type=int, default=32, help="emcee walkers (default 32)")
+    fit.add_argument("--burn", type=int, help="burn-in steps discarded (default steps // 4)")
+    fit.add_argument("--seed", type=int, default=1, help="seed of the walkers' start and moves (default 1)")
+    fit.add_argument("--dq-over-q", type=float, default=0.0,
+                     help="pinhole resolution dq/q of the instrument, 1 sigma (default 0: none)")
+    fit.add_argument("--out", help="output folder (default FILE-stem-MODEL-fit)")
+
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
                        ("tasks", "tasks (what is learned)")):
         commands.add_parser(name, help=f"list the registered {what}")
@@ -100,6 +117,19 @@ def _show(args: argparse.Namespace) -> None:
             raise UserError(f"--set: expected KEY=VALUE, received {item!r}")
         params[key.strip()] = yaml.safe_load(value)
     print(show_source(args.name, args.out, **params))
+
+
+def _fit_curve(args: argparse.Namespace) -> None:
+    from quanta.inference.command import fit_curve_file, parameter_table
+    from quanta.inference.mcmc import LONG_ENOUGH
+
+    folder, posterior = fit_curve_file(args.file, args.model, walkers=args.walkers, steps=args.steps,
+                                       burn=args.burn, seed=args.seed, dq_over_q=args.dq_over_q, out=args.out)
+    print(parameter_table(posterior))
+    if not posterior.long_enough:
+        print(f"quanta: warning: the kept chain ({posterior.kept_steps} steps) is shorter than {LONG_ENOUGH} "
+              f"autocorrelation times (max {max(posterior.tau):.0f} steps); run more --steps", file=sys.stderr)
+    print(folder)
 
 
 def _listing(command: str) -> None:
@@ -155,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
             for path in predict_files(args.run_dir, args.files, args.out, methods=args.method,
                                       keep=args.keep, tree=args.tree, format=args.format):
                 print(path)
+            return 0
+        if args.command == "fit-curve":
+            _fit_curve(args)
             return 0
         if args.command == "datasets" and args.action == "show":
             _show(args)

@@ -164,4 +164,133 @@ def coverage_figure(
     return fig
 
 
-__all__ = ["coverage_figure", "reliability_figure"]
+def _flattened(name: str, predictions: Predictions) -> tuple[np.ndarray, ...]:
+    """``(y, prediction, sigma, weight)`` of one method as float64 vectors, one entry per element
+    (a sample of several targets gives one per target, each with the sample's weight)."""
+    y, prediction, sigma, weight = _with_uncertainty(name, predictions)
+    if y.shape != prediction.shape or sigma.shape != prediction.shape:
+        raise UserError(f"{name}: true values {list(y.shape)}, predictions {list(prediction.shape)} "
+                        f"and uncertainties {list(sigma.shape)} differ in shape")
+    per_row = y.size // max(len(y), 1)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
+    y, prediction, sigma = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (y, prediction, sigma))
+    return y, prediction, sigma, np.repeat(w, per_row)
+
+
+def _finite_pulls(name: str, predictions: Predictions) -> tuple[np.ndarray, ...]:
+    """:func:`_flattened` of the elements with ``sigma > 0`` (where a pull is defined)."""
+    y, prediction, sigma, weight = _flattened(name, predictions)
+    keep = np.isfinite(sigma) & (sigma > 0)
+    if not keep.any():
+        raise UserError(f"{name}: no sample has an uncertainty above zero")
+    return y[keep], prediction[keep], sigma[keep], weight[keep]
+
+
+def pull_summary(pulls: np.ndarray, weight: np.ndarray) -> tuple[float, float, float, float]:
+    """The pulls' weighted mean and width (standard deviation), each with its statistical error.
+
+    Honest Gaussian uncertainties give mean 0 and width 1; a width above 1
+    means sigma is too small. The errors are those of a Gaussian sample of the
+    events' effective size: width / sqrt(n) and width / sqrt(2 n).
+    """
+    mean = float(np.average(pulls, weights=weight))
+    width = float(np.sqrt(np.average((pulls - mean) ** 2, weights=weight)))
+    effective = max(binary.effective_events(weight), 1.0)
+    return mean, width / np.sqrt(effective), width, width / np.sqrt(2.0 * effective)
+
+
+def pulls_figure(
+    methods: Mapping[str, Predictions], colours: Mapping[str, str] | None = None,
+    limit: float = 5.0, bins: int | None = None,
+) -> Figure:
+    """Distribution of the pulls ``(y - prediction) / σ`` of every method, with the unit Gaussian.
+
+    A physicist checks predicted uncertainties by their pulls: honest Gaussian
+    sigmas give pulls distributed as N(0, 1), drawn dashed. A mean away from 0
+    is a bias in units of sigma; a width above 1 means the sigmas are too small,
+    below 1 too large. The legend gives each method's pull mean and width with
+    their statistical errors (:func:`pull_summary`); pulls beyond ``±limit``
+    are counted in the outermost bins. Samples with ``σ = 0`` have no pull and
+    are left out.
+
+    Args:
+        methods: ``{name: (y, prediction, sigma[, weight])}``, ``sigma`` shaped like the prediction.
+        colours: optional ``{name: colour}`` (see :func:`method_colours`).
+        limit: the histogram's range, ``[-limit, limit]``.
+        bins: the number of equal-width bins; None: about the square root of the smallest
+            method's sample count, between 10 and 40 (a test split of 60 events gets 10).
+    """
+    _require(methods, "pulls figure")
+    colour = _colour_map(list(methods), colours)
+    flattened = {name: _finite_pulls(name, predictions) for name, predictions in methods.items()}
+    if bins is None:
+        smallest = min(len(arrays[0]) for arrays in flattened.values())
+        bins = int(np.clip(np.sqrt(smallest), 10, 40))
+    edges = np.linspace(-limit, limit, bins + 1)
+    with _style():
+        fig, (ax,) = _figure(1, (6.4, 5.0))
+        grid = np.linspace(-limit, limit, 400)
+        ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2.0 * np.pi), "--", color="0.45",
+                linewidth=1.3, label="N(0, 1): honest σ")
+        for name, (y, prediction, sigma, weight) in flattened.items():
+            pulls = (y - prediction) / sigma
+            mean, mean_error, width, width_error = pull_summary(pulls, weight)
+            density, _ = np.histogram(np.clip(pulls, -limit, limit), edges, weights=weight)
+            density = density / (np.sum(weight) * np.diff(edges))
+            ax.stairs(density, edges, color=colour[name], linewidth=1.7,
+                      label=f"{name}:  mean {mean:+.2f} ± {mean_error:.2f},  "
+                            f"width {width:.2f} ± {width_error:.2f}")
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(0.0, None)
+        ax.set_xlabel("Pull  (true − predicted) / σ")
+        ax.set_ylabel("Fraction of samples per unit pull")
+        ax.legend(loc="upper left", fontsize=9)
+        ax.grid(True, color="0.92", linewidth=0.8)
+    return fig
+
+
+def predictive_bands_figure(
+    methods: Mapping[str, Predictions], colours: Mapping[str, str] | None = None,
+    points: int = 200,
+) -> Figure:
+    """Each method's prediction ± 2σ against the true value, samples ordered by the true value.
+
+    One panel per method: every shown sample is a point at (true, predicted)
+    with its ±2σ interval as an error bar; the dashed diagonal is a perfect
+    prediction, and about 95 % of the bars of honest Gaussian sigmas cross it
+    (the panel's title gives the observed fraction, over all samples). At most
+    ``points`` samples are drawn, evenly spaced in the order of their true
+    value, so that the whole range stays readable.
+
+    Args:
+        methods: ``{name: (y, prediction, sigma[, weight])}``, ``sigma`` shaped like the prediction.
+        colours: optional ``{name: colour}`` (see :func:`method_colours`).
+        points: the most samples drawn per panel.
+    """
+    _require(methods, "predictive bands figure")
+    colour = _colour_map(list(methods), colours)
+    with _style():
+        fig, axes = _figure(len(methods), (5.6, 5.0))
+        for ax, (name, predictions) in zip(axes, methods.items(), strict=False):
+            y, prediction, sigma, w = _flattened(name, predictions)
+            inside = np.abs(y - prediction) <= 2.0 * sigma
+            order = np.argsort(y, kind="stable")
+            shown = order[np.unique(np.linspace(0, len(order) - 1, min(points, len(order)))
+                                    .round().astype(int))]
+            ax.errorbar(y[shown], prediction[shown], yerr=2.0 * sigma[shown], fmt="o",
+                        color=colour[name], markersize=3.0, elinewidth=0.9, alpha=0.8,
+                        label="prediction ± 2σ")
+            low, high = float(np.min(y)), float(np.max(y))
+            ax.plot([low, high], [low, high], "--", color="0.45", linewidth=1.2,
+                    label="perfect prediction")
+            fraction = float(np.sum(w * inside) / np.sum(w))
+            ax.set_title(f"{name}: {100 * fraction:.1f} % of true values within ± 2σ", fontsize=10)
+            ax.set_xlabel("True value")
+            ax.set_ylabel("Predicted value")
+            ax.legend(loc="upper left", fontsize=9)
+            ax.grid(True, color="0.92", linewidth=0.8)
+    return fig
+
+
+__all__ = ["coverage_figure", "predictive_bands_figure", "pull_summary", "pulls_figure",
+           "reliability_figure"]

@@ -49,6 +49,9 @@ METHODS.declare("sgd", "quanta.methods.sgd:SGD",
 METHODS.declare("hist_boosting", "quanta.methods.hist_boosting:HistBoosting",
                 "Histogram gradient-boosted trees (scikit-learn's HistGradientBoosting, as "
                 "LightGBM)")
+METHODS.declare("gaussian_process", "quanta.methods.gaussian_process:GaussianProcess",
+                "Gaussian-process regression (GPyTorch): predictive mean and band; per-point "
+                "measurement noise")
 
 METHODS.declare("ensemble", "quanta.ensemble:Ensemble",
                 "Ensemble of a run's methods: average of their scores (deep ensembles) or "

@@ -409,8 +409,7 @@ def _coverage_figures(run: RunRecord, split: str) -> list[str]:
     """The coverage of the methods that predict an uncertainty; nothing when none does."""
     from quanta.evaluate.calibration_figures import coverage_figure
 
-    methods = {m.name: (p.y, p.score, p.uncertainty, p.weight) for m in run.methods
-               if (p := m.predictions.get(split)) is not None and p.uncertainty is not None}
+    methods = _with_uncertainty(run, split)
     if not methods:
         return []
     return [
@@ -422,6 +421,50 @@ def _coverage_figures(run: RunRecord, split: str) -> list[str]:
             "below it σ is too small (overconfident), above it too large. Bands: binomial "
             "uncertainty; dotted lines: ±1σ (68.27 %) and ±2σ (95.45 %).",
             lambda: coverage_figure(methods, colours=_colours(run)),
+        )
+    ]
+
+
+def _with_uncertainty(run: RunRecord, split: str) -> dict[str, tuple]:
+    """``{method: (y, prediction, sigma, weight)}`` of the methods that saved an uncertainty."""
+    return {m.name: (p.y, p.score, p.uncertainty, p.weight) for m in run.methods
+            if (p := m.predictions.get(split)) is not None and p.uncertainty is not None}
+
+
+def _pull_figures(run: RunRecord, split: str) -> list[str]:
+    """The pulls of the methods that predict an uncertainty; nothing when none does."""
+    from quanta.evaluate.calibration_figures import pulls_figure
+
+    methods = _with_uncertainty(run, split)
+    if not methods:
+        return []
+    return [
+        _figure_block(
+            f"Pulls ({split} split)",
+            "For every method that predicts an uncertainty σ per sample: the distribution of "
+            "(true − predicted) / σ. Honest Gaussian uncertainties give the dashed N(0, 1): mean "
+            "0, width 1. A width above 1 means σ is too small, below 1 too large; a mean away "
+            "from 0 is a bias in units of σ. Pulls beyond ±5 are counted in the outer bins.",
+            lambda: pulls_figure(methods, colours=_colours(run)),
+        )
+    ]
+
+
+def _predictive_band_figures(run: RunRecord, split: str) -> list[str]:
+    """Prediction ± 2σ against the true value for the methods that predict an uncertainty."""
+    from quanta.evaluate.calibration_figures import predictive_bands_figure
+
+    methods = _with_uncertainty(run, split)
+    if not methods:
+        return []
+    return [
+        _figure_block(
+            f"Predictive bands ({split} split)",
+            "For every method that predicts an uncertainty σ per sample: the prediction with its "
+            "±2σ interval against the true value (at most 200 samples, evenly spread in the true "
+            "value). About 95 % of honest intervals cross the dashed diagonal; the title gives "
+            "the observed fraction over all samples.",
+            lambda: predictive_bands_figure(methods, colours=_colours(run)),
         )
     ]
 
@@ -466,6 +509,8 @@ FIGURES = {
     "predicted_vs_true": _predicted_vs_true_figures,
     "reliability": _reliability_figures,
     "coverage": _coverage_figures,
+    "pulls": _pull_figures,
+    "predictive_bands": _predictive_band_figures,
     "decision_tree": _decision_tree_figures,
 }
 

@@ -54,7 +54,8 @@ class Evaluation:
 
 BINARY = Evaluation(binary_metrics, "signal_probability", ("roc_curves", "score_distributions", "reliability"))
 MULTICLASS = Evaluation(multiclass_metrics, "class_probabilities", ("confusion_matrices", "reliability"))
-REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "predicted_vs_true", "coverage"),
+REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "predicted_vs_true", "coverage",
+                                                     "pulls", "predictive_bands"),
                         prediction="prediction", uncertainty_metrics=uncertainty_metrics)
 RECONSTRUCTION = Evaluation(reconstruction_metrics, "images", prediction="prediction")
 SEGMENTATION = Evaluation(segmentation_metrics, "class_maps")
