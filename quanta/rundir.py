@@ -276,7 +276,7 @@ class MethodDirectory(_Folder):
             raise UserError(f"{path}: not a readable NumPy .npz archive ({first_line(error)})") from None
 
     def write_importance(self, record: dict[str, Any]) -> Path:
-        """Write the method's variable ranking (:func:`quanta.experiment.variable_ranking`)."""
+        """Write the method's variable ranking (:func:`quanta.ranking.variable_ranking`)."""
         return self.write_json(self.IMPORTANCE, record)
 
     def read_importance(self) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Metrics of image-to-image tasks: reconstruction quality (MSE, PSNR) and segmentation (accuracy, mean IoU).
 
-They read predictions as an experiment saves them (``quanta.experiment.per_element``):
+They read predictions as an experiment saves them (``quanta.tasks.evaluation.per_element``):
 
 - reconstruction: ``y`` and ``prediction`` float[N, P], one row of P pixel
   values per image (``[N, C, H, W]`` flattened), or float[M] for the

@@ -123,4 +123,26 @@ def infer_task(scores: list[tuple[np.ndarray, np.ndarray]], metric_names: set[st
     return None
 
 
-__all__ = ["EVALUATIONS", "OUTPUTS", "Evaluation", "evaluation_of", "infer_task", "metrics_for"]
+def per_element(arrays: dict[str, np.ndarray], y: np.ndarray | None,
+                score: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Targets, scores and weights as evaluation wants them: one row per scored element.
+
+    Per-sample targets pass through. Per-element targets (sequence steps, graph
+    edges) keep their unmasked elements, each with its sample's weight;
+    per-element regression targets such as images become one row per sample.
+    """
+    weight = arrays.get("weight")
+    if y is None:  # an unsupervised task on data without labels
+        return None, score, weight
+    if "target_mask" in arrays and arrays["target_mask"].shape == y.shape[:arrays["target_mask"].ndim]:
+        keep = arrays["target_mask"].astype(bool)
+        if weight is not None:
+            weight = np.broadcast_to(weight.reshape(-1, *([1] * (keep.ndim - 1))), keep.shape)[keep]
+        return y[keep], score[keep], weight
+    if y.ndim > 2:
+        return y.reshape(len(y), -1), score.reshape(len(y), -1), weight
+    return y, score, weight
+
+
+__all__ = ["EVALUATIONS", "OUTPUTS", "Evaluation", "evaluation_of", "infer_task", "metrics_for",
+           "per_element"]

@@ -199,7 +199,8 @@ class Trainer:
                 if name in batch:
                     parts.append(batch[name])
         output = torch.cat(chunks)
-        self.model.eval()
+        if dropout:  # the dropout layers off again
+            self.model.eval()
         if not keep:
             return output
         return output, {name: torch.cat(parts) for name, parts in kept.items() if parts}

@@ -89,7 +89,7 @@ def test_evaluation_matches_the_device_in_every_saved_layout():
     t = torch.from_numpy
     device = task.metrics(t(logits), t(target), t(weight))
     scores = task.scores(t(logits)).numpy()  # [6, 4, 5, 3]
-    # as quanta.experiment.per_element saves them: one row per image, or one row per unmasked pixel
+    # as quanta.tasks.evaluation.per_element gives them: one row per image, or one row per unmasked pixel
     flat = segmentation_metrics(target.reshape(6, -1), scores.reshape(6, -1), weight)
     nested = segmentation_metrics(target.reshape(6, -1), scores.reshape(6, 20, 3), weight)
     keep = np.ones((6, 4, 5), dtype=bool)
