@@ -155,7 +155,7 @@ class FileInputs:
                                   path, allow_empty=True)
             if self.names is None:
                 self.names = feature_names(data.get("features") or [], columns, data.get("label"),
-                                           data.get("weight"), path)
+                                           data.get("weight"), path, list((data.get("arrays") or {}).values()))
             arrays = inputs(columns, self.names, self.collection, spec.pad_length, spec.sort_by, path)
             yield Dataset(arrays, name=Path(path).name, feature_names=self.names), columns
 
@@ -357,7 +357,8 @@ def _training_features(run: RunDirectory, data: dict[str, Any], tree: str | None
             path = matches[0]
             columns = select_rows(read(path, format_of(path), tree), data.get("derived") or {},
                                   data.get("selection"), path)
-            return feature_names([], columns, data.get("label"), data.get("weight"), path)
+            return feature_names([], columns, data.get("label"), data.get("weight"), path,
+                                 list((data.get("arrays") or {}).values()))
     return None
 
 

@@ -43,6 +43,7 @@ def files(
     selection: str | None = None,
     label: str | list[str] | None = None,
     weight: str | None = None,
+    arrays: dict[str, str] = {},  # noqa: B006
     collection: list[str] = [],  # noqa: B006
     pad_length: int = 0,
     sort_by: str | None = None,
@@ -85,6 +86,10 @@ def files(
         label: a column or expression (or a list of them) giving the targets:
             booleans or class indices for a classification, numbers for a regression.
         weight: a column or expression giving per-row weights.
+        arrays: ``{name: column or expression}`` per-row numbers carried with the
+            data under ``name`` but not used as inputs, for a method that reads
+            them (``sigma_y: dy`` for ``gaussian_process``'s ``noise: sigma_y``,
+            each point's measurement uncertainty); float32 ``[N]`` each.
         collection: jagged branches forming per-element features (not with ``features``).
         pad_length: the padding length ``P``; required (> 0) with ``collection``.
         sort_by: a jagged column or expression ordering a collection's elements.
@@ -129,16 +134,18 @@ def files(
     sources = _expand(paths, classes)
     fmt = _format([path for path, _ in sources], format)
     labels = [label] if isinstance(label, str) else list(label or [])
-    _check_expressions(derived, selection, labels, weight, sort_by, reweight)
+    _check_expressions(derived, selection, labels, weight, sort_by, reweight, arrays)
+    _check_array_names(arrays)
     spec = Inputs(list(features), dict(derived), selection, labels, weight, list(collection), pad_length, sort_by,
-                  extra=[reweight] if reweight else [])
+                  extra=[reweight] if reweight else [], carried=dict(arrays))
     skipped: list[dict[str, str]] = []
     sources = _readable(sources, fmt, tree, skip_bad_files, skipped)
     needed = spec.needed(column_names(sources[0][0], fmt, tree), sources[0][0])
     info = {"paths": [path for path, _ in sources], "format": fmt,
             # how rows become inputs, so that a run trained on this data set reads new files alike
             "reading": {"format": format, "tree": tree, "features": list(features), "derived": dict(derived),
-                        "selection": selection, "label": label, "weight": weight, "collection": list(collection),
+                        "selection": selection, "label": label, "weight": weight, "arrays": dict(arrays),
+                        "collection": list(collection),
                         "pad_length": pad_length, "sort_by": sort_by}}
     if labels:  # where a task's check of the targets points to
         more = f" and {len(sources) - 1} more files" if len(sources) > 1 else ""
@@ -305,14 +312,25 @@ def class_names(classes: list[str], labels: list[str], label_is_bool: bool,
     return [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
 
 
+#: names the data set's own arrays use, which ``arrays:`` may not take
+RESERVED_ARRAYS = ("x", "mask", "y", "weight", "row", "extra0")
+
+
+def _check_array_names(arrays: dict[str, str]) -> None:
+    for name in arrays:
+        if name in RESERVED_ARRAYS or not name.isidentifier():
+            raise UserError(f"files.arrays: '{name}' cannot name an array; use an identifier other than "
+                            f"{', '.join(RESERVED_ARRAYS)}")
+
+
 def _check_expressions(derived: dict[str, str], selection: str | None, labels: list[str], weight: str | None,
-                       sort_by: str | None, reweight: str | None) -> None:
+                       sort_by: str | None, reweight: str | None, arrays: dict[str, str]) -> None:
     """Every expression read before any file is, so that a typo names its field."""
     from quanta.data.files.expressions import parse
 
     fields = [*((f"data.derived.{name}", e) for name, e in derived.items()), ("data.selection", selection),
               *(("data.label", e) for e in labels), ("data.weight", weight), ("data.sort_by", sort_by),
-              ("data.reweight", reweight)]
+              ("data.reweight", reweight), *((f"data.arrays.{name}", e) for name, e in arrays.items())]
     for field, expression in fields:
         if expression:
             parse(expression, field)

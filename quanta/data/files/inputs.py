@@ -3,8 +3,10 @@
 :class:`Inputs` holds what the experiment declares - derived columns, the
 selection, features or a padded collection, label and weight - and turns the
 columns of one file (or one chunk of a file) into ``x`` (``[n, F]``, or
-``[n, P, C]`` with ``mask[n, P]``), ``y``, ``weight`` and ``row`` (each kept
-row's index in its file, which the streaming split hashes). Reading in memory
+``[n, P, C]`` with ``mask[n, P]``), ``y``, ``weight``, the named ``arrays``
+(float32 ``[n]`` each, e.g. a measurement's uncertainty for a method that
+uses it) and ``row`` (each kept row's index in its file, which the streaming
+split hashes). Reading in memory
 and streaming from disk share it, so both modes make the same arrays.
 """
 
@@ -39,6 +41,7 @@ class Inputs:
     pad_length: int = 0
     sort_by: str | None = None
     extra: list[str] = field(default_factory=list)  # expressions kept per row (reweighting variable)
+    carried: dict[str, str] = field(default_factory=dict)  # named per-row arrays (``arrays:``) kept with the data
     names: list[str] | None = None  # the resolved feature names, from the first file read
     label_is_bool: bool = False
 
@@ -61,7 +64,7 @@ class Inputs:
                 base = feature.rpartition("_")[0]
                 wanted.add(feature if feature in available or base not in available else base)
         for expression in (*self.derived.values(), self.selection, *self.label, self.weight, self.sort_by,
-                           *self.extra):
+                           *self.extra, *self.carried.values()):
             if expression:
                 wanted.update(names(expression))
         wanted -= set(self.derived)
@@ -79,7 +82,7 @@ class Inputs:
         row = row if keep is None else row[keep]
         if self.names is None:
             self.names = list(self.collection) or feature_names(self.features, columns, self.label,
-                                                                self.weight, path)
+                                                                self.weight, path, [*self.carried.values()])
         out = inputs(columns, self.names, self.collection, self.pad_length, self.sort_by, path)
         if class_index is not None:
             out["y"] = np.full(len(row), class_index, dtype=np.int64)
@@ -90,6 +93,8 @@ class Inputs:
             out["weight"] = flat(evaluate(self.weight, columns, path), f"weight '{self.weight}'", path)
         for index, expression in enumerate(self.extra):
             out[f"extra{index}"] = flat(evaluate(expression, columns, path), f"'{expression}'", path)
+        for name, expression in self.carried.items():
+            out[name] = flat(evaluate(expression, columns, path), f"arrays.{name} '{expression}'", path)
         out["row"] = row
         return out
 
@@ -156,13 +161,14 @@ def _refuse_numbers_with_text(name: str, value: Any, path: str) -> None:
 
 
 def feature_names(features: list[str], columns: dict[str, Any], label: str | list[str] | None,
-                  weight: str | None, path: str) -> list[str]:
+                  weight: str | None, path: str, kept: list[str] = ()) -> list[str]:
     """Feature names from names and ``*`` patterns (matched against the first file's columns).
 
-    Without ``features``, every flat numeric column except the label (targets) and the weight.
+    Without ``features``, every flat numeric column except the label (targets), the weight
+    and the columns ``kept`` as named arrays (``arrays:``, e.g. a measurement's uncertainty).
     """
     if not features:
-        excluded = {weight, *([label] if isinstance(label, str) else (label or []))}
+        excluded = {weight, *kept, *([label] if isinstance(label, str) else (label or []))}
         chosen = [n for n, v in columns.items() if _is_numeric_flat(v) and n not in excluded]
         for name, value in columns.items():
             if name not in excluded:
