@@ -1,11 +1,13 @@
 """The figure after each step: the surrogate with the evaluations, and the acquisition below it.
 
-One column per parameter: a 1-D slice through the best point so far along
-that parameter (for one parameter, the whole function). Top: the surrogate's
-mean and its 2 sigma band, in the user's units and sign, with every
-evaluation projected onto the slice's axis. Bottom: the single-point
-acquisition along the slice, and the points chosen for the next step as
-vertical lines. Built with matplotlib's object-oriented API (no ``pyplot``
+For two parameters the whole box is shown as three maps: the surrogate's
+mean (in the user's units and sign) and its standard deviation with every
+evaluation, and the single-point acquisition with the points chosen for the
+next step. Otherwise, one column per parameter: a 1-D slice through the best
+point so far along that parameter (for one parameter, the whole function).
+Top: the surrogate's mean and its 2 sigma band, with every evaluation
+projected onto the slice's axis. Bottom: the single-point acquisition along
+the slice, and the points chosen for the next step as vertical lines. Built with matplotlib's object-oriented API (no ``pyplot``
 state), so it works on clusters without a display.
 """
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 #: points along each slice
 SLICE_POINTS = 200
+#: points along each side of a two-parameter map
+MAP_POINTS = 60
 #: what the acquisition axis shows, per acquisition
 ACQUISITION_LABELS = {
     "ei": "log expected improvement",
@@ -45,6 +49,8 @@ def step_figure(
     from matplotlib.figure import Figure
 
     d = box.shape[0]
+    if d == 2:
+        return map_figure(model, acquisition, box, result, chosen, step, name)
     sign = 1.0 if result.maximise else -1.0
     best = result.best_point
     figure = Figure(figsize=(4.0 * d, 5.5), layout="constrained")
@@ -86,4 +92,51 @@ def step_figure(
     figure.suptitle(
         f"step {step}: {len(result.values)} evaluations, next {len(chosen)} point(s) dashed"
     )
+    return figure
+
+
+def map_figure(
+    model: Any,
+    acquisition: Any,
+    box: np.ndarray,
+    result: OptimisationResult,
+    chosen: np.ndarray,
+    step: int,
+    name: str,
+) -> Figure:
+    """Two parameters: maps of the surrogate's mean, its sigma and the acquisition over the box."""
+    from matplotlib.figure import Figure
+
+    u = np.linspace(box[0, 0], box[0, 1], MAP_POINTS)
+    v = np.linspace(box[1, 0], box[1, 1], MAP_POINTS)
+    grid_u, grid_v = np.meshgrid(u, v)
+    x = np.stack([grid_u.ravel(), grid_v.ravel()], axis=1)
+    mean, sd = posterior_mean_sd(model, x)
+    sign = 1.0 if result.maximise else -1.0
+    maps = (
+        (sign * mean, "surrogate mean", "viridis"),
+        (sd, r"surrogate $\sigma$", "magma"),
+        (values_at(acquisition, x), ACQUISITION_LABELS[name], "cividis"),
+    )
+    figure = Figure(figsize=(13.5, 4.2), layout="constrained")
+    axes = figure.subplots(1, 3, sharey=True)
+    for axis, (values, title, colours) in zip(axes, maps):
+        # log EI falls by hundreds far from the best: colour the top 90 % of the box, not its tail
+        low, high = np.percentile(values, 10), values.max()
+        levels = np.linspace(low, high, 21) if high > low else 20
+        shown = np.clip(values, low, None).reshape(grid_u.shape)
+        filled = axis.contourf(grid_u, grid_v, shown, levels=levels, cmap=colours, extend="min")
+        figure.colorbar(filled, ax=axis, shrink=0.9)
+        axis.plot(*result.points.T, "o", color="white", markeredgecolor="black", markersize=4,
+                  label="evaluations")
+        axis.set_title(title)
+        axis.set_xlabel("parameter 0")
+    axes[0].plot(*result.best_point, "*", color="#E69F00", markersize=14,
+                 markeredgecolor="black", label="best")
+    axes[2].plot(*np.asarray(chosen).reshape(-1, 2).T, "X", color="#009E73", markersize=10,
+                 markeredgecolor="black", label="next")
+    axes[0].set_ylabel("parameter 1")
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[2].legend(loc="upper right", fontsize=8)
+    figure.suptitle(f"step {step}: {len(result.values)} evaluations, next {len(chosen)} point(s)")
     return figure
