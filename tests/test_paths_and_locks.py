@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from quanta.rundir import RunDirectory
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here, run_quanta
 from tests.data.test_files import write
 
 
@@ -33,15 +33,15 @@ def files_experiment(tmp_path, **changes) -> str:
 
 def test_a_long_name_is_refused_before_any_work(tmp_path):
     files_experiment(tmp_path, name="x" * 300)
-    user_error(run_quanta("run", "e.yaml", cwd=tmp_path),
+    user_error(quanta_here("run", "e.yaml", cwd=tmp_path),
                "name: string should have at most 100 characters, received 'xxxx")
-    done = run_quanta("run", "e.yaml", cwd=tmp_path)
+    done = quanta_here("run", "e.yaml", cwd=tmp_path)
     assert "(302 characters)" in done.stderr and len(done.stderr) < 400  # the value is cut, not echoed whole
     config = yaml.safe_load((tmp_path / "e.yaml").read_text())
     config["name"] = "paths"
     config["methods"][1]["name"] = "m" * 300
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    user_error(run_quanta("run", "e.yaml", cwd=tmp_path), "methods[1].name: string should have at most 100")
+    user_error(quanta_here("run", "e.yaml", cwd=tmp_path), "methods[1].name: string should have at most 100")
     assert not (tmp_path / "runs").exists()
 
 
@@ -49,7 +49,7 @@ def test_a_long_name_is_refused_before_any_work(tmp_path):
 def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, out):
     files_experiment(tmp_path)
     (tmp_path / "notes.txt").write_text("my notes\n")
-    user_error(run_quanta("run", "e.yaml", "--out", out, cwd=tmp_path),
+    user_error(quanta_here("run", "e.yaml", "--out", out, cwd=tmp_path),
                f"output (--out) {out}/paths: notes.txt is a file, not a folder; give a folder")
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
 
@@ -58,7 +58,7 @@ def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, out):
 def finished(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("finished")
     data = files_experiment(tmp_path)
-    done = run_quanta("run", "e.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "e.yaml", "--out", "runs", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return tmp_path, next((tmp_path / "runs" / "paths").iterdir()), data
 
@@ -66,7 +66,7 @@ def finished(tmp_path_factory):
 def test_predict_never_overwrites_its_input(finished):
     tmp_path, run, data = finished
     before = (tmp_path / "d.parquet").read_bytes()
-    user_error(run_quanta("predict", str(run), data, "--out", data, cwd=tmp_path),
+    user_error(quanta_here("predict", str(run), data, "--out", data, cwd=tmp_path),
                f"--out {data}: is one of the input files; scores are written to a new file")
     assert (tmp_path / "d.parquet").read_bytes() == before
 
@@ -81,7 +81,7 @@ def test_predict_refuses_a_method_name_that_leaves_the_run(finished, tmp_path):
     config = yaml.safe_load((copy / "config.yaml").read_text())
     config["methods"][0]["name"] = "../victim/lr"
     (copy / "config.yaml").write_text(yaml.safe_dump(config))
-    user_error(run_quanta("predict", str(copy), data, "--out", "s.parquet", cwd=tmp_path),
+    user_error(quanta_here("predict", str(copy), data, "--out", "s.parquet", cwd=tmp_path),
                "method name '../victim/lr' cannot name a folder")
     assert not (tmp_path / "s.parquet").exists()
 
@@ -94,7 +94,7 @@ def test_a_run_directory_in_use_is_refused_naming_its_holder(finished):
                    f"{run}: in use by another quanta process (pid {os.getpid()}); wait for it to finish or stop it")
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.name != RunDirectory.LOCK} == \
         {p: t for p, t in before.items() if p.name != RunDirectory.LOCK}
-    done = run_quanta("run", "--resume", str(run), cwd=tmp_path)  # released: the resume keeps both methods
+    done = quanta_here("run", "--resume", str(run), cwd=tmp_path)  # released: the resume keeps both methods
     assert done.returncode == 0 and "finished in the earlier run, kept" in done.stdout
 
 
@@ -104,7 +104,7 @@ def test_a_diverging_network_stops_naming_itself_and_saves_no_nan_weights(tmp_pa
     config["methods"] = [{"name": "mlp", "model": "mlp", "train": {"lr": 1e30, "optimizer": "momentum",
                                                                   "epochs": 3, "progress": False}}]
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    done = run_quanta("run", "e.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "e.yaml", "--out", "runs", cwd=tmp_path)
     user_error(done, "mlp: training diverged in epoch 1 (the training loss is nan); try a smaller lr "
                      "(it was 1e+30), clip_grad_norm, or check the inputs for extreme values")
     (run,) = (tmp_path / "runs" / "paths").iterdir()
@@ -116,6 +116,6 @@ def test_resuming_a_run_killed_before_it_began_says_so(tmp_path):
     run = tmp_path / "runs" / "paths" / "20261203-120000"
     run.mkdir(parents=True)
     (run / ".lock").write_text("123\n")  # all a kill right after creating the folder leaves
-    user_error(run_quanta("run", "--resume", str(run), cwd=tmp_path),
+    user_error(quanta_here("run", "--resume", str(run), cwd=tmp_path),
                f"{run}: a run stopped before it began (it holds no config.yaml); nothing to resume: "
                "run the experiment again")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quanta.cli import main
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here
 from tests.test_predict import write_root
 
 uproot = pytest.importorskip("uproot")
@@ -82,7 +82,7 @@ def check_scores(run, path: Path, fmt: str, columns: dict[str, np.ndarray]) -> N
 def test_format_chooses_a_single_output_file_format(trained, tmp_path, fmt):
     run, inputs, columns = trained
     out = tmp_path / "scores"  # no suffix: only --format can tell the format
-    done = run_quanta("predict", str(run.directory), str(inputs[0]), "--out", str(out),
+    done = quanta_here("predict", str(run.directory), str(inputs[0]), "--out", str(out),
                       "--format", fmt, "--keep", "event", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(out)]
@@ -94,7 +94,7 @@ def test_format_chooses_a_single_output_file_format(trained, tmp_path, fmt):
 def test_format_chooses_a_folder_outputs_format_over_the_inputs(trained, tmp_path, fmt, suffix):
     run, inputs, columns = trained
     out = tmp_path / "scores"  # the inputs are .root: without --format the outputs would be ROOT
-    done = run_quanta("predict", str(run.directory), *map(str, inputs), "--out", str(out),
+    done = quanta_here("predict", str(run.directory), *map(str, inputs), "--out", str(out),
                       "--format", fmt, "--keep", "event", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"new{suffix}", f"other{suffix}"]

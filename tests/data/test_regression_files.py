@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import quanta as qt
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here
 from tests.data.test_files import write
 
 
@@ -74,7 +74,7 @@ def test_a_binary_task_with_labels_one_and_two_names_the_file(tmp_path):
     config = experiment([path], "cls")
     config["task"] = "binary"
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    user_error(run_quanta("run", "e.yaml", cwd=tmp_path),
+    user_error(quanta_here("run", "e.yaml", cwd=tmp_path),
                f"{path}: label 'cls': task 'binary' needs labels 0 and 1, received values [1, 2]")
     assert not (tmp_path / "runs").exists()
 
@@ -89,7 +89,7 @@ def test_an_expression_error_names_its_field(tmp_path, field, expression, messag
     config = experiment([path], "true_e")
     config["data"][field] = expression
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    user_error(run_quanta("run", "e.yaml", cwd=tmp_path), message)
+    user_error(quanta_here("run", "e.yaml", cwd=tmp_path), message)
 
 
 @pytest.mark.parametrize("cut", [
@@ -128,7 +128,7 @@ def test_the_readme_own_files_example_runs_as_written(tmp_path):
     config = yaml.safe_load(readme_block("source: files\n  classes"))
     config["methods"] = [{"name": "bdt", "method": "boosted_trees", "params": {"n_estimators": 50}}]
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    done = run_quanta("run", "e.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "e.yaml", "--out", "runs", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = next((tmp_path / "runs").rglob("data.json"))
     data = yaml.safe_load(record.read_text())
@@ -151,7 +151,7 @@ def test_run_predict_files_after_fit_on_a_files_data_set(tmp_path):
                         derived={"s": "a * b"}, selection="abs(b) < 3")
     assert scores.shape == (len(kept),)
     assert np.allclose(np.sort(scores), np.sort(run.predict(kept.x)))  # the source shuffles rows
-    done = run_quanta("predict", str(run.directory), str(tmp_path / "sig" / "f.root"), "--out", "out.parquet",
+    done = quanta_here("predict", str(run.directory), str(tmp_path / "sig" / "f.root"), "--out", "out.parquet",
                       cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     import pyarrow.parquet as pq
@@ -174,7 +174,7 @@ def test_the_readme_streaming_example_runs_as_written(tmp_path):
     config = yaml.safe_load(readme_block("shards/*.h5"))
     config["methods"] = [{"name": "bdt", "method": "boosted_trees", "params": {"n_estimators": 30}}]
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(config))
-    done = run_quanta("run", "e.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "e.yaml", "--out", "runs", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = yaml.safe_load(next((tmp_path / "runs").rglob("data.json")).read_text())
     assert record["feature_names"] == ["f0", "f1"] and sum(record["split"].values()) == 1200
