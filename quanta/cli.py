@@ -86,6 +86,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="pinhole resolution dq/q of the instrument, 1 sigma (default 0: none)")
     fit.add_argument("--out", help="output folder (default FILE-stem-MODEL-fit)")
 
+    autonomous = commands.add_parser(
+        "autonomous", help="autonomous SAXS scan of a simulated sample: GP against raster and random",
+        description="Scan a simulated 2D sample point by point with each strategy (a Gaussian process\n"
+                    "choosing where to measure, a raster, random points) over several seeds; write the\n"
+                    "measurement logs, error.png, maps.png and summary.json to --out.",
+        epilog="example:\n  quanta autonomous examples/autonomous/scan.yaml --out scan/\n"
+               "  quanta autonomous examples/autonomous/scan.yaml --out scan/ --resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    autonomous.add_argument("config", metavar="CONFIG", help="the YAML file (sample, beamline, budget, ...)")
+    autonomous.add_argument("--out", help="output folder (default CONFIG-stem-autonomous)")
+    autonomous.add_argument("--resume", action="store_true",
+                            help="continue the campaigns logged in --out (an interrupted comparison)")
+
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
                        ("tasks", "tasks (what is learned)")):
         commands.add_parser(name, help=f"list the registered {what}")
@@ -130,6 +143,22 @@ def _fit_curve(args: argparse.Namespace) -> None:
         print(f"quanta: warning: the kept chain ({posterior.kept_steps} steps) is shorter than {LONG_ENOUGH} "
               f"autocorrelation times (max {max(posterior.tau):.0f} steps); run more --steps", file=sys.stderr)
     print(folder)
+
+
+def _autonomous(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from quanta.autonomous import compare_strategies, read_autonomous_config, summary_table
+
+    config = read_autonomous_config(args.config)
+    out = args.out or f"{Path(args.config).stem}-autonomous"
+    try:
+        comparison = compare_strategies(config, out=out, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\nresume with: quanta autonomous {args.config} --out {out} --resume", file=sys.stderr)
+        raise
+    print(summary_table(comparison.summary))
+    print(comparison.folder)
 
 
 def _listing(command: str) -> None:
@@ -188,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "fit-curve":
             _fit_curve(args)
+            return 0
+        if args.command == "autonomous":
+            _autonomous(args)
             return 0
         if args.command == "datasets" and args.action == "show":
             _show(args)

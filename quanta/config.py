@@ -123,8 +123,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
-def _first_error(error: ValidationError, raw: Any, prefix: tuple[Any, ...] = ()) -> UserError:
-    """A one-line UserError from pydantic's first complaint."""
+def first_error(error: ValidationError, raw: Any, prefix: tuple[Any, ...] = ()) -> UserError:
+    """A one-line UserError from pydantic's first complaint, its field path after ``prefix``."""
     first = error.errors()[0]
     loc = prefix + tuple(p for p in first["loc"] if p not in ("function-after",))
     if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
@@ -185,7 +185,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as error:
-        raise _first_error(error, raw) from None
+        raise first_error(error, raw) from None
     if config.task not in TASKS:
         raise _named("task", config.task, TASKS)
     task_params = _plain(_filled(TASKS.get(config.task),
@@ -224,7 +224,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 train = TrainConfig(**merged).to_dict()
             except ValidationError as error:
                 prefix = (f"methods[{index}]", "train") if any(k in entry.train for k in _keys(error)) else ("train",)
-                raise _first_error(error, merged, prefix) from None
+                raise first_error(error, merged, prefix) from None
             _check_device(train["device"], f"{where}.train.device")
             methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train,
                             "data": entry.data})
@@ -268,11 +268,20 @@ def _named(where: str, name: str, registry) -> UserError:
 
 def read_experiment(path: str | Path) -> dict[str, Any]:
     """The raw mapping of an experiment YAML file (safe loading only)."""
+    return read_mapping(path)
+
+
+def read_mapping(path: str | Path, what: str = "experiment",
+                 keys: str = "name, data, task, methods, ...") -> dict[str, Any]:
+    """The raw mapping of a YAML file of ``what`` (safe loading, aliases bounded, one-line errors).
+
+    ``keys`` is what the message of a file that is not a mapping says it should hold.
+    """
     path = Path(path)
     if not path.exists():
-        raise UserError(f"{path}: experiment file not found")
+        raise UserError(f"{path}: {what} file not found")
     if path.is_dir():
-        raise UserError(f"{path}: is a directory; expected an experiment YAML file")
+        raise UserError(f"{path}: is a directory; expected an {what} YAML file")
     try:
         raw = load_yaml(path.read_text(), path)
     except yaml.MarkedYAMLError as error:
@@ -282,9 +291,9 @@ def read_experiment(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise UserError(f"{path}: malformed YAML: {error}") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file; expected an experiment YAML file") from None
+        raise UserError(f"{path}: not a text file; expected an {what} YAML file") from None
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping of keys (name, data, task, methods, ...) at the top level")
+        raise UserError(f"{path}: expected a mapping of keys ({keys}) at the top level")
     return raw
 
 

@@ -52,7 +52,11 @@ def one_thread() -> Iterator[None]:
 
 
 def fit_surrogate(
-    points: np.ndarray, objective: np.ndarray, bounds: np.ndarray, noise: float | None, seed: int
+    points: np.ndarray,
+    objective: np.ndarray,
+    bounds: np.ndarray,
+    noise: float | np.ndarray | None,
+    seed: int,
 ) -> Any:
     """A fitted ``SingleTaskGP`` of ``objective`` (to maximise) at ``points``.
 
@@ -60,8 +64,10 @@ def fit_surrogate(
         points: evaluated parameters, shape ``(n, d)``, in the user's units.
         objective: the values to maximise, shape ``(n,)``.
         bounds: the box, shape ``(d, 2)`` (low, high per parameter).
-        noise: the standard deviation of a measurement in the user's units,
-            or None to learn one noise level from the data.
+        noise: the standard deviation of a measurement in the user's units:
+            one number for every point, an array of shape ``(n,)`` with one
+            per point (e.g. each measurement's standard error from its own
+            counting statistics), or None to learn one noise level from the data.
         seed: seeds the fit (its random restarts), so a step is reproducible.
     """
     require_botorch()
@@ -75,7 +81,13 @@ def fit_surrogate(
     torch.manual_seed(seed)
     train_x = torch.as_tensor(points, dtype=torch.float64)
     train_y = torch.as_tensor(objective, dtype=torch.float64).reshape(-1, 1)
-    train_yvar = None if noise is None else torch.full_like(train_y, float(noise) ** 2)
+    if noise is None:
+        train_yvar = None
+    elif np.ndim(noise) == 0:
+        train_yvar = torch.full_like(train_y, float(noise) ** 2)
+    else:
+        sd = torch.as_tensor(np.asarray(noise, dtype=float), dtype=torch.float64)
+        train_yvar = sd.reshape(-1, 1) ** 2  # (n, 1), one variance per point
     box = torch.as_tensor(np.asarray(bounds).T, dtype=torch.float64)  # (2, d)
     model = SingleTaskGP(
         train_x,
