@@ -36,8 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the file)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its directory")
 
-    report = commands.add_parser("report", help="regenerate report.html of a run directory")
+    report = commands.add_parser(
+        "report", help="regenerate report.html (and figures/*.png, *.pdf) of a run directory")
     report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("--style", metavar="{default,atlas,cms,lhcb,root}",
+                        help="draw the figures in this style instead of the run's own "
+                             "(report.style); the experiments' styles need quanta[style] (mplhep)")
+    report.add_argument("--pdf", action="store_true", default=None,
+                        help="also write every figure as figures/<name>.pdf (default: the run's "
+                             "report.pdf; PNGs are always written)")
 
     predict = commands.add_parser(
         "predict", help="score new files with the methods of a run trained from files",
@@ -206,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.report import write_report
             from quanta.rundir import RunDirectory
 
-            print(write_report(RunDirectory.open(args.run_dir).path))
+            print(write_report(RunDirectory.open(args.run_dir).path, style=args.style, pdf=args.pdf))
             return 0
         if args.command == "predict":
             from quanta.predict import predict_files

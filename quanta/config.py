@@ -24,6 +24,7 @@ from quanta.errors import UserError, closest, shown
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME_LENGTH = 100  # experiment and method names become folder names (file systems allow 255 bytes)
+FIGURES_FOLDER = "figures"  # the report's figure files in a run directory: no method's name
 ARRAYS = "arrays"  # data.source of a run whose data was passed in from Python (quanta.fit)
 MODULE = "module"  # model of a network passed in from Python as a torch.nn.Module (quanta.fit)
 
@@ -81,6 +82,15 @@ class ImportanceConfig(BaseModel):
     max_features: int = Field(default=100, ge=1)
 
 
+class ReportConfig(BaseModel):
+    """``report:`` — how the report draws its figures (``quanta.report.style``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # default: quanta's look; atlas, cms, lhcb, root: an experiment's (mplhep, quanta[style])
+    style: str = "default"  # checked by resolve (quanta.report.style.check_style)
+    pdf: bool = False  # also write every figure as figures/<name>.pdf (PNGs are always written)
+
+
 class ExperimentConfig(BaseModel):
     """A whole experiment: data, task, the methods to compare, shared training options."""
 
@@ -95,11 +105,15 @@ class ExperimentConfig(BaseModel):
     device: str = "auto"
     output: str = "runs"
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)  # the variable ranking
+    report: ReportConfig = Field(default_factory=ReportConfig)  # the figures' style
 
     @field_validator("methods")
     @classmethod
     def _unique_names(cls, methods: list[MethodConfig]) -> list[MethodConfig]:
         names = [m.name for m in methods]
+        if FIGURES_FOLDER in names:
+            raise ValueError(f"method name '{FIGURES_FOLDER}' is the run directory's folder of "
+                             "report figures; choose another name")
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"method names must be unique; repeated: {', '.join(duplicates)}")
@@ -120,6 +134,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         return list(MethodConfig.model_fields)
     if loc[0] == "importance":
         return list(ImportanceConfig.model_fields)
+    if loc[0] == "report":
+        return list(ReportConfig.model_fields)
     return []
 
 
@@ -177,6 +193,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     from quanta.methods import METHODS
     from quanta.models import DATA_ARGUMENTS, MODELS
     from quanta.registry import validate_params
+    from quanta.report.style import check_style
     from quanta.tasks import TASKS
     from quanta.train.config import TrainConfig
 
@@ -188,6 +205,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
         raise first_error(error, raw) from None
     if config.task not in TASKS:
         raise _named("task", config.task, TASKS)
+    check_style(config.report.style, "report.style")  # before any work, not after training
     task_params = _plain(_filled(TASKS.get(config.task),
                                  validate_params(TASKS.get(config.task), config.task_params, "task_params")))
     resolved_data = {"source": config.data.source, "split": list(config.data.split),

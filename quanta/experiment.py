@@ -30,6 +30,7 @@ from quanta.config import (
 from quanta.data.dataset import Dataset
 from quanta.data.split import SPLITS
 from quanta.errors import UserError
+from quanta.evaluate.input_summary import summarise_part
 from quanta.ranking import variable_ranking
 from quanta.rundir import MethodDirectory, RunDirectory
 from quanta.tasks.evaluation import per_element
@@ -120,6 +121,9 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         with run_dir.lock():
             run_dir.write_config(to_yaml(config))
             run_dir.write_data(data_record(prepared.dataset, prepared.parts))
+            run_dir.write_inputs(summarise_part(prepared.parts["train"], prepared.dataset.feature_names,
+                                                prepared.dataset.classes, prepared.task.evaluation.output,
+                                                config.seed))
             run_dir.write_environment(config.seed, config.device)
             results = _run_methods(prepared, run_dir, callbacks, False, say, module)
     else:

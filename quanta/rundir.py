@@ -4,8 +4,10 @@
       config.yaml          the resolved experiment              (written first; required)
       environment.json     versions, device, seed, start time   (required to resume or report)
       data.json            source, feature names, classes, split sizes
+      inputs.json          the training inputs binned per class (quanta.evaluate.input_summary)
       metrics.json         {method: {split: {metric: value}, "seconds": {...}}}   (written last)
       report.html          the report (quanta.report)
+      figures/             the report's figures as PNG and PDF (replaced whole by each report; no manifest)
       manifest.json        the SHA-256 of each file above
       <method>/            one folder per method (:class:`MethodDirectory`):
         metrics.json       that method's metrics: present once it has finished
@@ -305,6 +307,7 @@ class RunDirectory(_Folder):
     CONFIG = "config.yaml"
     ENVIRONMENT = "environment.json"
     DATA = "data.json"
+    INPUTS = "inputs.json"
     METRICS = "metrics.json"
     REPORT = "report.html"
     #: The files that make a folder a run directory.
@@ -440,6 +443,14 @@ class RunDirectory(_Folder):
     def read_data(self) -> dict[str, Any] | None:
         """``data.json``, or None for runs written before it existed."""
         return self.read_json(self.DATA) if (self.path / self.DATA).exists() else None
+
+    def write_inputs(self, summary: dict[str, Any]) -> Path:
+        """``inputs.json``, compact (thousands of bin counts): strict JSON without indentation."""
+        return self.write_text(self.INPUTS, json.dumps(summary, separators=(",", ":"), allow_nan=False))
+
+    def read_inputs(self) -> dict[str, Any] | None:
+        """``inputs.json`` (the binned training inputs), or None for runs written before it existed."""
+        return self.read_json(self.INPUTS) if (self.path / self.INPUTS).exists() else None
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
         return self.write_json(self.METRICS, metrics)

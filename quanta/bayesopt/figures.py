@@ -120,7 +120,7 @@ def map_figure(
     )
     figure = Figure(figsize=(13.5, 4.2), layout="constrained")
     axes = figure.subplots(1, 3, sharey=True)
-    for axis, (values, title, colours) in zip(axes, maps):
+    for axis, (values, title, colours) in zip(axes, maps, strict=True):
         # log EI falls by hundreds far from the best: colour the top 90 % of the box, not its tail
         low, high = np.percentile(values, 10), values.max()
         levels = np.linspace(low, high, 21) if high > low else 20

@@ -14,7 +14,8 @@ background event of the ``N`` in the sample passes, only the lower limit
 Every function takes optional per-sample weights (cross-section or generator
 weights; negative weights enter the sums with their sign). The overtraining
 check compares train and test score distributions with a Kolmogorov-Smirnov
-test, as TMVA does.
+test, as TMVA does (weighted, with the effective numbers of events, when there
+are weights).
 
 A score that is a signal probability can also be checked for calibration:
 among the events given ``p = 0.8``, 80 % should be signal. The reliability
@@ -317,35 +318,78 @@ def expected_calibration_error(
     return reliability_curve(y, probability, weight, bins).calibration_error()
 
 
+def ks_test(
+    a: ArrayLike, b: ArrayLike,
+    weight_a: ArrayLike | None = None, weight_b: ArrayLike | None = None,
+) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov test of float[N] ``a`` against float[M] ``b``, with weights.
+
+    The statistic is the largest distance between the two (weighted) empirical
+    cumulative distributions. Without weights this is ``scipy.stats.ks_2samp``
+    (exact p-value for small samples). With weights the p-value is the
+    asymptotic one of ``ks_2samp`` with each sample's effective number of
+    events ``(sum w)^2 / sum(w^2)`` in place of its size: weights that are
+    all equal give the unweighted asymptotic p-value, and uneven weights,
+    which carry less information, give larger p-values for the same distance.
+
+    Returns:
+        ``(statistic, p_value)``.
+    """
+    from scipy.stats import ks_2samp, kstwo  # scipy.stats is slow to import; load it when needed
+
+    x, z = as_finite("a", a), as_finite("b", b)
+    if x.size == 0 or z.size == 0:
+        raise UserError("KS test: each sample needs at least one value")
+    if weight_a is None and weight_b is None:
+        result = ks_2samp(x, z)
+        return float(result.statistic), float(result.pvalue)
+    wx, wz = as_weight(weight_a, x.size), as_weight(weight_b, z.size)
+    if np.sum(wx) <= 0 or np.sum(wz) <= 0:
+        raise UserError("KS test: the weights of each sample must have a positive sum")
+    values = np.concatenate([x, z])
+    order = np.argsort(values, kind="mergesort")
+    step_a = np.concatenate([wx / np.sum(wx), np.zeros(z.size)])[order]
+    step_b = np.concatenate([np.zeros(x.size), wz / np.sum(wz)])[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(values[order])), values.size - 1]
+    distance = np.abs(np.cumsum(step_a) - np.cumsum(step_b))[last_of_tie]
+    statistic = float(np.clip(distance.max(), 0.0, 1.0))
+    n, m = effective_events(wx), effective_events(wz)
+    events = max(int(round(n * m / (n + m))), 1)
+    return statistic, float(np.clip(kstwo.sf(statistic, events), 0.0, 1.0))
+
+
 def overtraining_ks(
     train_y: ArrayLike,
     train_score: ArrayLike,
     test_y: ArrayLike,
     test_score: ArrayLike,
+    train_weight: ArrayLike | None = None,
+    test_weight: ArrayLike | None = None,
 ) -> dict[str, float]:
     """Overtraining check: KS p-values between train and test scores, per class.
 
     If the method learned the training sample rather than the physics, its
     scores on the training events differ from those on unseen test events. The
-    two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``) gives the
+    two-sample Kolmogorov-Smirnov test (:func:`ks_test`) gives the
     probability of a difference at least as large as the one seen if both came
     from one distribution. A p-value below about 0.01 is a warning sign;
-    values near 1 mean no sign of overtraining. Weights are not used: the KS
-    p-value is defined for unweighted samples.
+    values near 1 mean no sign of overtraining. With weights, the distributions
+    compared are the weighted ones and the p-value counts the effective
+    numbers of events.
 
     Returns:
         ``{"signal": p, "background": p}``.
     """
-    from scipy.stats import ks_2samp  # scipy.stats is slow to import; load it when needed
-
-    train_labels, train_s, _ = _binary_inputs(train_y, train_score, None)
-    test_labels, test_s, _ = _binary_inputs(test_y, test_score, None)
+    train_labels, train_s, train_w = _binary_inputs(train_y, train_score, train_weight)
+    test_labels, test_s, test_w = _binary_inputs(test_y, test_score, test_weight)
+    weighted = train_weight is not None or test_weight is not None
     p_values = {}
     for name, label in (("signal", 1), ("background", 0)):
-        a, b = train_s[train_labels == label], test_s[test_labels == label]
-        if a.size == 0 or b.size == 0:
+        a, b = train_labels == label, test_labels == label
+        if not a.any() or not b.any():
             raise UserError(f"overtraining check: no {name} events in the train or test split")
-        p_values[name] = float(ks_2samp(a, b).pvalue)
+        p_values[name] = ks_test(train_s[a], test_s[b], train_w[a] if weighted else None,
+                                 test_w[b] if weighted else None)[1]
     return p_values
 
 
@@ -405,6 +449,7 @@ __all__ = [
     "efficiency_at",
     "expected_calibration_error",
     "is_probability",
+    "ks_test",
     "overtraining_ks",
     "rejection_at",
     "reliability_curve",

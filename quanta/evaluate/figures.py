@@ -191,20 +191,24 @@ def _histogram(values: np.ndarray, weight: np.ndarray | None, edges: np.ndarray)
 
 
 def score_distributions_figure(
-    methods: Mapping[str, tuple[Predictions, Predictions]], bins: int = 40
+    methods: Mapping[str, tuple[Predictions, Predictions]], bins: int = 40, log: bool = False
 ) -> Figure:
     """The TMVA overtraining plot: train and test score distributions per class, per method.
 
     One panel per method. Training events are filled histograms (signal blue,
     background red, hatched), test events are points with statistical error
-    bars; all are normalised to unit area. The legend gives the
-    Kolmogorov-Smirnov p-value between train and test for each class
-    (:func:`quanta.evaluate.binary.overtraining_ks`): a small p-value (below
-    ~0.01) means the method behaves differently on events it has seen.
+    bars; all are normalised to unit area and weighted by the event weights
+    when there are any. The legend gives the Kolmogorov-Smirnov p-value
+    between train and test for each class
+    (:func:`quanta.evaluate.binary.overtraining_ks`, weighted likewise): a
+    small p-value (below ~0.01) means the method behaves differently on events
+    it has seen. With ``log=True`` the y-axis is logarithmic, so that the
+    tails, where a cut is placed, are visible; empty bins are then not drawn.
 
     Args:
         methods: ``{name: ((y, score[, weight]) for train, (y, score[, weight]) for test)}``.
         bins: number of equal-width bins spanning all of a method's scores.
+        log: a logarithmic y-axis.
     """
     _require(methods, "score distribution figure")
     with _style():
@@ -212,7 +216,7 @@ def score_distributions_figure(
         for ax, (name, (train, test)) in zip(axes, methods.items(), strict=True):
             train_y, train_s, train_w = _unpack(f"{name} train", train)
             test_y, test_s, test_w = _unpack(f"{name} test", test)
-            p_values = binary.overtraining_ks(train_y, train_s, test_y, test_s)
+            p_values = binary.overtraining_ks(train_y, train_s, test_y, test_s, train_w, test_w)
             low = float(min(train_s.min(), test_s.min()))
             high = float(max(train_s.max(), test_s.max()))
             if low >= 0.0 and high <= 1.0:  # probabilities: show the whole range
@@ -221,6 +225,7 @@ def score_distributions_figure(
                 high = low + 1.0
             edges = np.linspace(low, high, bins + 1)
             centres = 0.5 * (edges[1:] + edges[:-1])
+            lowest, highest = np.inf, 0.0
             for label, cls, colour, hatch in (
                 ("Signal", 1, SIGNAL_COLOUR, None),
                 ("Background", 0, BACKGROUND_COLOUR, "////"),
@@ -232,18 +237,161 @@ def score_distributions_figure(
                 ax.stairs(density, edges, fill=True, color=colour, alpha=0.25, hatch=hatch,
                           edgecolor=colour, label=f"{label} (train)")
                 ax.stairs(density, edges, color=colour, linewidth=1.2)
+                lowest = min(lowest, float(density[density > 0].min(initial=np.inf)))
+                highest = max(highest, float(density.max(initial=0.0)))
                 density, error = _histogram(
                     test_s[is_test], None if test_w is None else test_w[is_test], edges
                 )
+                shown = density > 0 if log else np.ones(density.shape, dtype=bool)
                 key = "signal" if cls == 1 else "background"
-                ax.errorbar(centres, density, yerr=error, fmt="o", color=colour, markersize=3.5,
-                            elinewidth=1.0, label=f"{label} (test), KS p = {p_values[key]:.3g}")
+                ax.errorbar(centres[shown], density[shown], yerr=error[shown], fmt="o",
+                            color=colour, markersize=3.5, elinewidth=1.0,
+                            label=f"{label} (test), KS p = {p_values[key]:.3g}")
+                lowest = min(lowest, float(density[density > 0].min(initial=np.inf)))
+                highest = max(highest, float(density.max(initial=0.0)))
             ax.set_xlim(low, high)
-            ax.set_ylim(0.0, ax.get_ylim()[1] * 1.45)  # room for the legend above the peaks
+            if log and highest > 0:  # decades of room for the legend above the peaks
+                bottom = 0.5 * lowest if np.isfinite(lowest) else highest * 1e-4
+                ax.set_yscale("log")
+                ax.set_ylim(bottom, highest * (highest / bottom) ** 0.6)
+            else:
+                ax.set_ylim(0.0, ax.get_ylim()[1] * 1.45)  # room for the legend above the peaks
             ax.set_xlabel(f"{name} score")
             ax.set_ylabel("Normalised events / bin width")
-            ax.set_title(name, loc="left", fontweight="bold")
+            ax.set_title(f"{name} (log scale)" if log else name, loc="left", fontweight="bold")
             ax.legend(loc="upper center", ncol=2, fontsize=9, columnspacing=1.0)
+    return fig
+
+
+#: one colour per class in the one-vs-rest ROC figure (up to ten distinct, then they repeat)
+_CLASS_COLOURS = "tab10"
+
+
+def one_vs_rest_roc_figure(
+    methods: Mapping[str, Predictions],
+    class_names: Sequence[str] | None = None,
+    working_points: Sequence[float] = binary.WORKING_POINTS,
+) -> Figure:
+    """One-vs-rest ROC curves of a multiclass classifier: one panel per method, one line per class.
+
+    Class ``k`` is the signal and every other class the background, with the
+    score of column ``k`` as the discriminant
+    (:func:`quanta.evaluate.multiclass.one_vs_rest_roc`); the curve is drawn as
+    the background rejection ``1/eps_B`` (log scale) against the signal
+    efficiency, as :func:`roc_figure` draws a binary one, and weighted by the
+    event weights when there are any. The legend gives each class's AUC.
+
+    Args:
+        methods: ``{name: (y, scores[, weight])}``, int[N] labels and float[N, K] scores.
+        class_names: optional K names of the classes (else ``0 .. K-1``).
+        working_points: signal efficiencies marked by dotted lines.
+    """
+    from matplotlib import colormaps
+
+    from quanta.evaluate import multiclass
+
+    _require(methods, "one-vs-rest ROC figure")
+    palette = colormaps[_CLASS_COLOURS]
+    with _style():
+        fig, axes = _figure(len(methods), (6.4, 4.8))
+        for ax, (name, predictions) in zip(axes, methods.items(), strict=True):
+            y, scores, weight = _unpack(name, predictions)
+            curves = multiclass.one_vs_rest_roc(y, scores, weight)
+            if not curves:
+                raise UserError(f"{name}: no class has both its own and other events "
+                                "for a ROC curve")
+            k = np.shape(scores)[1]
+            names = (list(class_names) if class_names is not None and len(class_names) == k
+                     else [str(i) for i in range(k)])
+            highest = 1.0
+            for cls, (eff_s, eff_b) in curves.items():
+                shown_s, shown_b = _thin(eff_s, eff_b)
+                passing = shown_b > 0
+                rejection = 1.0 / shown_b[passing]
+                highest = max(highest, float(rejection[shown_s[passing] >= 0.05].max(initial=1.0)))
+                area = binary.area_under(eff_b, eff_s)
+                ax.plot(shown_s[passing], rejection, color=palette(cls % palette.N),
+                        linewidth=1.5, label=f"{names[cls]} (AUC = {area:.4f})")
+            grid = np.linspace(0.01, 1.0, 200)
+            ax.plot(grid, 1.0 / grid, "--", color="0.55", linewidth=1.1, label="random")
+            for point in working_points:
+                ax.axvline(point, color="0.6", linestyle=":", linewidth=1.0, zorder=0)
+            ax.set_yscale("log")
+            ax.set_xlim(0.0, 1.0)
+            rows = -(-(len(curves) + 1) // 2)
+            ax.set_ylim(1.0, highest * 2.0 ** (1 + rows))  # headroom for the legend
+            ax.set_xlabel(r"Signal efficiency $\varepsilon_S$ (class vs rest)")
+            ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
+            ax.set_title(name, loc="left", fontweight="bold")
+            ax.grid(True, which="major", color="0.92", linewidth=0.8)
+            ax.legend(loc="upper right", ncol=2, fontsize=8, columnspacing=0.8)
+    return fig
+
+
+def resolution_figure(
+    methods: Mapping[str, Predictions],
+    bins: int = 10,
+    target_names: Sequence[str] | None = None,
+    colours: Mapping[str, str] | None = None,
+) -> Figure:
+    """Resolution and bias of a regression in bins of the true value, every method overlaid.
+
+    One column per target; the upper panel shows the resolution in each bin of
+    the true value, as the standard deviation of the residuals (open markers,
+    dashed) and as half their 16-84 % interquantile range (filled markers,
+    solid), the lower panel the bias, the median residual; every point has its
+    statistical error bar (:func:`quanta.evaluate.regression.binned_resolution`,
+    equal-population bins, weighted by the event weights when there are any).
+
+    Args:
+        methods: ``{name: (y, prediction[, weight])}``, float[N] or float[N, T].
+        bins: the number of bins of the true value.
+        target_names: optional T names of the targets (else ``target 0 .. T-1``).
+        colours: optional ``{name: colour}`` (see :func:`method_colours`).
+    """
+    _require(methods, "resolution figure")
+    colour = _colour_map(list(methods), colours)
+    unpacked = {name: _unpack(name, predictions) for name, predictions in methods.items()}
+    targets = max(int(np.asarray(y).reshape(len(y), -1).shape[1]) for y, _, _ in unpacked.values())
+    names = (list(target_names) if target_names is not None and len(target_names) == targets
+             else ([None] if targets == 1 else [f"target {j}" for j in range(targets)]))
+    from matplotlib.figure import Figure
+
+    with _style():
+        columns = min(targets, 3)
+        rows = -(-targets // columns)
+        fig = Figure(figsize=(5.8 * columns, 6.4 * rows), layout="constrained")
+        grid = fig.add_gridspec(2 * rows, columns, height_ratios=[1.6, 1.0] * rows)
+        for j in range(targets):
+            row, column = divmod(j, columns)
+            top = fig.add_subplot(grid[2 * row, column])
+            bottom = fig.add_subplot(grid[2 * row + 1, column], sharex=top)
+            for name, (y, prediction, weight) in unpacked.items():
+                if np.asarray(y).reshape(len(y), -1).shape[1] <= j:
+                    continue
+                binned = regression.binned_resolution(y, prediction, weight, bins, target=j)
+                x = binned.centres
+                top.errorbar(x, binned.sigma_68, yerr=binned.sigma_68_error, fmt="o-",
+                             color=colour[name], markersize=4, linewidth=1.4, capsize=2,
+                             label=f"{name}: $\\sigma_{{68}}$")
+                top.errorbar(x, binned.sigma, yerr=binned.sigma_error, fmt="o--",
+                             color=colour[name], markersize=4, markerfacecolor="white",
+                             linewidth=1.1, capsize=2, label=f"{name}: $\\sigma$")
+                bottom.errorbar(x, binned.bias, yerr=binned.bias_error, fmt="o-",
+                                color=colour[name], markersize=4, linewidth=1.4, capsize=2,
+                                label=name)
+            bottom.axhline(0.0, color="0.5", linestyle=":", linewidth=1.0)
+            quantity = names[j] or "value"
+            top.set_ylabel("Resolution (predicted $-$ true)")
+            top.set_ylim(0.0, top.get_ylim()[1] * 1.35)  # room for the legend
+            top.legend(loc="upper left", ncol=2, fontsize=8)
+            top.tick_params(labelbottom=False)
+            if names[j]:
+                top.set_title(names[j], loc="left", fontweight="bold")
+            bottom.set_ylabel("Bias (median)")
+            bottom.set_xlabel(f"True {quantity}")
+            for ax in (top, bottom):
+                ax.grid(True, color="0.92", linewidth=0.8)
     return fig
 
 
@@ -372,8 +520,9 @@ def predicted_vs_true_figure(
 ) -> Figure:
     """Prediction against truth, one panel per method, with the diagonal ``y = x``.
 
-    Many events are drawn as a 2D histogram (logarithmic colour scale), a few
-    as points. With several targets, ``target`` selects the column.
+    Many events are drawn as a 2D histogram of weighted counts (logarithmic
+    colour scale), a few (at most 2000) as points, which do not show their
+    weights. With several targets, ``target`` selects the column.
     """
     from matplotlib.colors import LogNorm
 
@@ -382,16 +531,19 @@ def predicted_vs_true_figure(
     with _style():
         fig, axes = _figure(len(methods), (5.2, 4.3), max_columns=3)
         for ax, (name, predictions) in zip(axes, methods.items(), strict=True):
-            y, prediction, _ = _unpack(name, predictions)
+            y, prediction, weight = _unpack(name, predictions)
             t = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, target]
             p = np.asarray(prediction, dtype=np.float64).reshape(len(prediction), -1)[:, target]
             low, high = np.percentile(np.r_[t, p], [0.5, 99.5])
             span = (high - low) or 1.0
             low, high = low - 0.05 * span, high + 0.05 * span
-            if t.size > 2000:
-                _, _, _, image = ax.hist2d(t, p, bins=60, range=[[low, high], [low, high]],
-                                           norm=LogNorm(), cmap="viridis", cmin=1)
-                fig.colorbar(image, ax=ax, label="Events", pad=0.02, fraction=0.06)
+            if t.size > 2000:  # weighted counts; a bin whose weights sum to <= 0 stays blank
+                counts, x_edges, y_edges = np.histogram2d(
+                    t, p, bins=60, range=[[low, high], [low, high]], weights=weight)
+                counts = np.where(counts > 0, counts, np.nan)
+                image = ax.pcolormesh(x_edges, y_edges, counts.T, norm=LogNorm(), cmap="viridis")
+                fig.colorbar(image, ax=ax, label="Events" if weight is None else "Weighted events",
+                             pad=0.02, fraction=0.06)
             else:
                 ax.plot(t, p, ".", color=colour[name], markersize=3, alpha=0.6)
             ax.plot([low, high], [low, high], "--", color="0.3", linewidth=1.0)
@@ -451,8 +603,10 @@ __all__ = [
     "confusion_matrix_figure",
     "loss_curves_figure",
     "method_colours",
+    "one_vs_rest_roc_figure",
     "predicted_vs_true_figure",
     "residuals_figure",
+    "resolution_figure",
     "roc_figure",
     "score_distributions_figure",
 ]

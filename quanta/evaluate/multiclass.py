@@ -23,7 +23,13 @@ from numpy.typing import ArrayLike
 
 from quanta.errors import UserError
 from quanta.evaluate._inputs import as_finite, as_labels, as_weight, same_length
-from quanta.evaluate.binary import CALIBRATION_BINS, Reliability, auc, reliability_curve
+from quanta.evaluate.binary import (
+    CALIBRATION_BINS,
+    Reliability,
+    area_under,
+    reliability_curve,
+    roc_curve,
+)
 
 #: How far a row of class probabilities may sum from 1 (float32 soft-max rounding).
 _SUM_TOLERANCE = 1e-3
@@ -72,16 +78,35 @@ def confusion_matrix(
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals != 0)
 
 
+def one_vs_rest_roc(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The ROC curve of each class against all others: ``{k: (eff_s, eff_b)}``.
+
+    Class ``k`` is the signal, every other class the background, and the score
+    of column ``k`` the discriminant (see :func:`quanta.evaluate.binary.roc_curve`;
+    weighted when ``weight`` is given). Classes absent from ``y``, or that are
+    every event, have no curve and are left out.
+    """
+    labels, s, w = _multiclass_inputs(y, scores, weight)
+    curves = {}
+    for k in range(s.shape[1]):
+        is_k = labels == k
+        if is_k.any() and not is_k.all() and np.sum(w[is_k]) > 0 and np.sum(w[~is_k]) > 0:
+            eff_s, eff_b, _ = roc_curve(is_k.astype(np.int64), s[:, k], w)
+            curves[k] = (eff_s, eff_b)
+    return curves
+
+
 def one_vs_rest_auc(
     y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
 ) -> np.ndarray:
-    """AUC of each class against all others, float[K]; NaN for a class absent from ``y``."""
-    labels, s, w = _multiclass_inputs(y, scores, weight)
-    aucs = np.full(s.shape[1], np.nan)
-    for k in range(s.shape[1]):
-        is_k = labels == k
-        if is_k.any() and not is_k.all():
-            aucs[k] = auc(is_k, s[:, k], w)
+    """AUC of each class against all others, float[K]; NaN for a class without a ROC curve
+    (absent from ``y``, or every event)."""
+    k = np.shape(scores)[1] if np.ndim(scores) == 2 else 0
+    aucs = np.full(k, np.nan)
+    for cls, (eff_s, eff_b) in one_vs_rest_roc(y, scores, weight).items():
+        aucs[cls] = area_under(eff_b, eff_s)
     return aucs
 
 
@@ -148,4 +173,5 @@ def multiclass_metrics(
 
 
 __all__ = ["accuracy", "are_probabilities", "confusion_matrix", "multiclass_metrics",
-           "one_vs_rest_auc", "top_label_calibration_error", "top_label_reliability"]
+           "one_vs_rest_auc", "one_vs_rest_roc", "top_label_calibration_error",
+           "top_label_reliability"]

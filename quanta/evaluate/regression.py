@@ -28,6 +28,7 @@ Shapes:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -171,6 +172,91 @@ def regression_metrics(
     return metrics
 
 
+class BinnedResolution(NamedTuple):
+    """Bias and resolution of one target's residuals in bins of its true value.
+
+    Attributes:
+        edges: float[B + 1], the bin edges in the true value (units of ``y``).
+        centres: float[B], the weighted median true value of each bin's samples.
+        events: int[B], the number of samples in each bin.
+        bias, bias_error: float[B], the weighted median residual ``prediction - y`` and its
+            statistical error ``1.2533 sigma_68 / sqrt(N_eff)`` (a Gaussian median's).
+        sigma, sigma_error: float[B], the weighted standard deviation of the residuals and its
+            error ``sigma / sqrt(2 (N_eff - 1))``.
+        sigma_68, sigma_68_error: float[B], half the weighted 16-84 % interquantile range of
+            the residuals and its error ``0.958 sigma_68 / sqrt(N_eff)`` (the asymptotic
+            spread of two Gaussian quantiles).
+    """
+
+    edges: np.ndarray
+    centres: np.ndarray
+    events: np.ndarray
+    bias: np.ndarray
+    bias_error: np.ndarray
+    sigma: np.ndarray
+    sigma_error: np.ndarray
+    sigma_68: np.ndarray
+    sigma_68_error: np.ndarray
+
+
+#: the error of a Gaussian sample's median, in units of sigma / sqrt(N)
+_MEDIAN_ERROR = math.sqrt(math.pi / 2.0)
+#: the error of half the 16-84 % interquantile range of a Gaussian sample, in sigma / sqrt(N):
+#: sqrt(p (1 - 2 p) / 2) / phi(z_p) for p = 0.16
+_SIGMA_68_ERROR = (math.sqrt(0.16 * 0.68 / 2.0)
+                   / (math.exp(-0.5 * 0.9945**2) / math.sqrt(2 * math.pi)))
+
+
+def binned_resolution(
+    y: ArrayLike, prediction: ArrayLike, weight: ArrayLike | None = None,
+    bins: int = 10, target: int = 0,
+) -> BinnedResolution:
+    """Bias and resolution of the residuals ``prediction - y`` in bins of the true ``y``.
+
+    The bins hold equal numbers of samples (edges at the quantiles of ``y``, so
+    every bin has the same statistical power; ties can merge bins). In each bin
+    the weighted median residual is the bias, and the resolution is given twice:
+    the weighted standard deviation (sensitive to tails) and half the weighted
+    16-84 % interquantile range (robust). Errors use the effective number of
+    events ``(sum w)^2 / sum(w^2)`` of the bin. Bins whose weights do not sum to
+    a positive number are left out.
+
+    Args:
+        y, prediction: float[N] or float[N, T]; ``target`` selects the column.
+        weight: optional float[N].
+        bins: the number of bins of the true value, at least 1.
+        target: the column of ``y`` and ``prediction`` to use.
+    """
+    t, p, w = _regression_inputs(y, prediction, weight)
+    if bins < 1:
+        raise UserError(f"bins: expected a positive number of bins, received {bins!r}")
+    if not 0 <= target < t.shape[1]:
+        raise UserError(f"target: expected a column in 0..{t.shape[1] - 1}, received {target!r}")
+    true, residual = t[:, target], p[:, target] - t[:, target]
+    edges = np.unique(np.quantile(true, np.linspace(0.0, 1.0, bins + 1)))
+    if edges.size < 2:
+        edges = np.array([true[0] - 0.5, true[0] + 0.5])
+    index = np.clip(np.searchsorted(edges, true, side="right") - 1, 0, edges.size - 2)
+    rows: list[tuple[float, ...]] = []
+    for b in range(edges.size - 1):
+        inside = index == b
+        wb = w[inside]
+        if not inside.any() or np.sum(wb) <= 0:
+            continue
+        r = residual[inside]
+        effective = float(np.sum(wb)) ** 2 / float(np.sum(wb**2))
+        low, median, high = weighted_quantile(r, [0.16, 0.5, 0.84], wb)
+        sigma = math.sqrt(max(float(np.average((r - np.average(r, weights=wb)) ** 2, weights=wb)),
+                              0.0))
+        sigma_68 = float(high - low) / 2.0
+        rows.append((float(weighted_quantile(true[inside], [0.5], wb)[0]), int(inside.sum()),
+                     float(median), _MEDIAN_ERROR * sigma_68 / math.sqrt(effective),
+                     sigma, sigma / math.sqrt(2.0 * max(effective - 1.0, 1.0)),
+                     sigma_68, _SIGMA_68_ERROR * sigma_68 / math.sqrt(effective)))
+    columns = np.asarray(rows, dtype=np.float64).reshape(-1, 8).T
+    return BinnedResolution(edges, columns[0], columns[1].astype(np.int64), *columns[2:])
+
+
 #: The central Gaussian intervals :func:`uncertainty_metrics` reports: key -> half-width in sigma.
 COVERAGE_INTERVALS = {"coverage_68": 1.0, "coverage_95": 2.0}
 
@@ -272,7 +358,9 @@ def uncertainty_metrics(
 
 __all__ = [
     "COVERAGE_INTERVALS",
+    "BinnedResolution",
     "bias",
+    "binned_resolution",
     "coverage",
     "coverage_curve",
     "gaussian_level",

@@ -81,12 +81,40 @@ def _weighting(run: RunRecord, data: dict[str, Any]) -> str | None:
             return "yes, by the per-event weights (no predictions saved to check)"
         return None
     if all(saved.values()):
-        return "yes: metrics and figures use the per-event weights (the KS p-values do not)"
+        return ("yes: metrics and figures use the per-event weights (the Kolmogorov-Smirnov "
+                "tests with the effective numbers of events); a figure that draws single events "
+                "without their weights says so in its caption")
     if not any(saved.values()):
         return "no: every event counts once"
     weighted = [name for name, flag in saved.items() if flag]
     return (f"yes for {', '.join(weighted)}; no for "
             f"{', '.join(name for name, flag in saved.items() if not flag)}")
+
+
+def event_weights(run: RunRecord) -> str | None:
+    """The event weights the predictions carry, per split: events, sum of weights, effective
+    number of events ``(sum w)^2 / sum(w^2)`` and the range, from the first method that saved
+    them; None when no method's predictions carry weights."""
+    import numpy as np
+
+    from quanta.report.rundir import REPORT_ORDER
+
+    for method in run.methods:
+        parts = []
+        for split in REPORT_ORDER:
+            saved = method.predictions.get(split)
+            if saved is None or saved.weight is None:
+                continue
+            w = np.asarray(saved.weight, dtype=np.float64).reshape(-1)
+            squares = float(np.sum(w**2))
+            effective = float(np.sum(w)) ** 2 / squares if squares > 0 else 0.0
+            negative = int(np.count_nonzero(w < 0))
+            parts.append(f"{split}: {w.size:,} events, Σw = {np.sum(w):,.4g}, effective "
+                         f"{effective:,.0f}, w from {w.min():.3g} to {w.max():.3g}"
+                         + (f", {negative:,} negative" if negative else ""))
+        if parts:
+            return "; ".join(parts)
+    return None
 
 
 def _data_rows(run: RunRecord, data: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -119,6 +147,7 @@ def _data_rows(run: RunRecord, data: dict[str, Any]) -> list[tuple[str, Any]]:
                            f"{settings.get('reweight_to', 'flat')} "
                            f"({settings.get('reweight_bins', 20)} bins), class totals kept")
         rows.append(("weights", "; ".join(weights) or "none: every event counts once"))
+    rows.append(("event weights", event_weights(run)))
     rows.append(("metrics weighted", _weighting(run, settings)))
     if record.get("streamed"):
         rows.append(("read", f"streamed from {len(info.get('paths') or [])} files in {info.get('chunks')} chunks "
@@ -170,4 +199,4 @@ def data_section(run: RunRecord) -> str:
             f"{_inputs_table(run, data)}")
 
 
-__all__ = ["data_section"]
+__all__ = ["data_section", "event_weights"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 import json
 import math
 from collections.abc import Callable
@@ -30,15 +29,19 @@ from typing import TYPE_CHECKING, Any
 from quanta.errors import UserError
 from quanta.evaluate import COMPANIONS, metric_goal
 from quanta.report.data_section import data_section
+from quanta.report.figure_files import FIGURES_FOLDER, PNG_DPI, FigureFiles, drawing, png_bytes
+from quanta.report.figure_files import current as current_drawing
 from quanta.report.importance_section import importance_section
+from quanta.report.inputs_section import inputs_section
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
+from quanta.report.score_figures import SCORE_FIGURES, weighted
 from quanta.rundir import RunDirectory
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: Figures are rendered at twice their displayed size so they stay sharp on high-DPI screens.
-_DPI = 192
+_DPI = PNG_DPI
 _DISPLAY_DPI = 96
 
 #: Column titles for the standard metrics; other keys are shown as written.
@@ -258,25 +261,50 @@ def _timing_table(run: RunRecord) -> str:
     return f"<h3>Timing</h3><table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _png(fig: Figure, alt: str) -> str:
-    """The figure as an ``<img>`` holding a base64 PNG, displayed at its natural size."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
-    data = buffer.getvalue()
-    width = int.from_bytes(data[16:20], "big") * _DISPLAY_DPI // _DPI  # PNG IHDR width
+#: the page's content width in inches at the display's 96 dpi (``main``'s 1320 px less padding)
+_PAGE_INCHES = 13.0
+
+
+def _dpi(fig: Figure) -> int:
+    """The PNG's dpi: twice the display's, except that a figure wider than the page, which the
+    browser shrinks to the page, is drawn with only the pixels the page shows (a 20-inch grid of
+    correlation matrices: 2.4 times fewer pixels to draw and encode, nothing visible lost)."""
+    width = float(fig.get_size_inches()[0])
+    return max(_DISPLAY_DPI, min(_DPI, int(_DPI * _PAGE_INCHES / width))) if width > 0 else _DPI
+
+
+def _png(fig: Figure, alt: str, data: bytes | None = None, dpi: int | None = None) -> str:
+    """The figure as an ``<img>`` holding a base64 PNG (``data`` drawn at ``dpi``, else drawn
+    now), displayed at its natural size."""
+    dpi = _dpi(fig) if dpi is None else dpi
+    data = png_bytes(fig, dpi) if data is None else data
+    width = int.from_bytes(data[16:20], "big") * _DISPLAY_DPI // dpi  # PNG IHDR width
     encoded = base64.b64encode(data).decode("ascii")
     return f'<img width="{width}" alt="{_e(alt)}" src="data:image/png;base64,{encoded}">'
 
 
 def _figure_block(title: str, caption: str, draw: Callable[[], Figure]) -> str:
-    """A titled figure, or a one-line note saying why it could not be drawn."""
-    try:
-        fig = draw()
-    except UserError as error:
-        return f'<h3>{_e(title)}</h3><p class="missing">Not drawn: {_e(error)}</p>'
+    """A titled figure, or a one-line note saying why it could not be drawn.
+
+    The figure is drawn in the report's style and, when the report writes figure files, kept
+    as ``figures/<name>.png`` (and ``.pdf``; :mod:`quanta.report.figure_files`).
+    """
+    from quanta.report.style import figure_style
+
+    now = current_drawing()
+    with figure_style(now.style):
+        try:
+            fig = draw()
+        except UserError as error:
+            return f'<h3>{_e(title)}</h3><p class="missing">Not drawn: {_e(error)}</p>'
+        dpi = _dpi(fig)
+        data = png_bytes(fig, dpi)
+        name = now.files.add(title, data, fig) if now.files is not None else None
+    suffix = ".pdf" if now.files is not None and now.files.pdf else ".png"
+    file = f' <span class="path">({FIGURES_FOLDER}/{_e(name)}{suffix})</span>' if name else ""
     return (
-        f"<h3>{_e(title)}</h3><figure>{_png(fig, title)}"
-        f"<figcaption>{caption}</figcaption></figure>"
+        f"<h3>{_e(title)}</h3><figure>{_png(fig, title, data, dpi)}"
+        f"<figcaption>{caption}{file}</figcaption></figure>"
     )
 
 
@@ -327,7 +355,8 @@ def _score_distribution_figures(run: RunRecord, split: str) -> list[str]:
             _figure_block(
                 "Overtraining check: score distributions, train vs test",
                 "Filled: training events; points: test events; each class normalised to unit area. "
-                "The Kolmogorov-Smirnov p-value compares train and test per class; p below about 0.01 "
+                "The Kolmogorov-Smirnov p-value compares train and test per class (for weighted "
+                "events, the weighted distributions, with their effective numbers of events); p below about 0.01 "
                 "suggests the method behaves differently on events it was trained on. With large samples "
                 "the test detects even tiny differences: judge by the shapes as well.",
                 lambda: figures.score_distributions_figure(pairs),
@@ -355,7 +384,8 @@ def _multiclass_figures(run: RunRecord, split: str) -> list[str]:
         _figure_block(
             f"Confusion matrices ({split} split)",
             "Fraction of the events of each true class (row) assigned to each predicted class "
-            "(column); the diagonal holds the per-class efficiencies.",
+            "(column), by their weights when they have any; the diagonal holds the per-class "
+            "efficiencies.",
             draw,
         )
     ]
@@ -382,7 +412,9 @@ def _predicted_vs_true_figures(run: RunRecord, split: str) -> list[str]:
     return [
         _figure_block(
             f"Predicted vs true ({split} split)",
-            "Each method's prediction against the true value; the dashed line is a perfect prediction.",
+            "Each method's prediction against the true value; the dashed line is a perfect prediction. "
+            "Above 2000 samples: a 2D histogram of the (weighted) counts; up to 2000: one point per "
+            "sample, drawn without its weight.",
             lambda: figures.predicted_vs_true_figure(predictions, colours=_colours(run)),
         )
     ]
@@ -463,7 +495,8 @@ def _predictive_band_figures(run: RunRecord, split: str) -> list[str]:
             "For every method that predicts an uncertainty σ per sample: the prediction with its "
             "±2σ interval against the true value (at most 200 samples, evenly spread in the true "
             "value). About 95 % of honest intervals cross the dashed diagonal; the title gives "
-            "the observed fraction over all samples.",
+            "the observed fraction over all samples (weighted; the points are drawn without their "
+            "weights).",
             lambda: predictive_bands_figure(methods, colours=_colours(run)),
         )
     ]
@@ -512,6 +545,7 @@ FIGURES = {
     "pulls": _pull_figures,
     "predictive_bands": _predictive_band_figures,
     "decision_tree": _decision_tree_figures,
+    **SCORE_FIGURES,
 }
 
 #: figures of what the methods saved rather than of the task: drawn for every task, after the
@@ -589,36 +623,71 @@ def _started(run: RunRecord) -> str:
     return run.path.name
 
 
-def render(run: RunRecord) -> str:
-    """The report page of a run as an HTML string."""
+def run_style(run: RunRecord) -> str:
+    """The figure style the run's experiment chose (``report.style`` of config.yaml)."""
+    from quanta.report.style import DEFAULT, check_style
+
+    report = run.config.get("report")
+    chosen = report.get("style", DEFAULT) if isinstance(report, dict) else DEFAULT
+    return check_style(chosen, f"{run.path / RunDirectory.CONFIG}: report.style")
+
+
+def render(run: RunRecord, style: str | None = None, files: FigureFiles | None = None) -> str:
+    """The report page of a run as an HTML string.
+
+    ``style`` draws the figures in an experiment's style (:mod:`quanta.report.style`; None: the
+    run's own, :func:`run_style`); ``files`` also keeps every figure as a PNG (and PDF) file.
+    """
+    from quanta.report.style import check_style
+
+    style = run_style(run) if style is None else check_style(style, "style")
+    with drawing(style, files):
+        return _page(run, style, files)
+
+
+def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
     from quanta import __version__
+    from quanta.report.style import DEFAULT
 
     facts = [f"started {_started(run)}"]
     if run.task:
         facts.append(f"task: {run.task}")
+    if weighted(run):
+        facts.append("weighted events: metrics and figures use the event weights (see Data)")
     facts.append(f"{len(run.methods)} method{'s' if len(run.methods) != 1 else ''}: "
                  + ", ".join(m.name for m in run.methods))
     seed = run.config.get("seed", run.environment.get("seed"))
     if seed is not None:
         facts.append(f"seed {seed}")
+    if style != DEFAULT:
+        facts.append(f"figures in the {style} style")
     meta = "".join(f"<span>{_e(f)}</span>" for f in facts)
+    formats = "PNG and PDF files" if files is not None and files.pdf else "a PNG file"
+    figure_files = "" if files is None else (
+        f'<p class="path">Every figure is also written as {formats} in '
+        f"{_e(files.folder.resolve())}/ (named after its title)</p>")
     generated = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(run.name)} — quanta report</title><style>{_CSS}</style></head><body><main>"
         f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
-        f'<p class="path">{_e(run.path.resolve())}</p></header>'
+        f'<p class="path">{_e(run.path.resolve())}</p>{figure_files}</header>'
         f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
-        f"{_figures_section(run)}{importance_section(run)}{data_section(run)}{_environment_section(run)}"
+        f"{_figures_section(run)}{importance_section(run)}{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
         f"{_config_section(run)}"
         f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
         "directory.</footer></main></body></html>\n"
     )
 
 
-def write_report(run_dir: str | Path) -> Path:
+def write_report(run_dir: str | Path, style: str | None = None, pdf: bool | None = None) -> Path:
     """Write ``run_dir/report.html`` from the run directory's files; returns its path.
+
+    Every figure is also written as ``run_dir/figures/<name>.png``, and with ``pdf`` as
+    ``.pdf`` (None: the run's ``report.pdf``); the folder is replaced whole
+    (:class:`~quanta.report.figure_files.FigureFiles`). ``style`` redraws the figures in
+    another style than the run's own (``quanta report RUN_DIR --style cms``).
 
     Reads only ``run_dir``: config.yaml and metrics.json are required,
     environment.json, ``<method>/history.jsonl`` and
@@ -626,9 +695,21 @@ def write_report(run_dir: str | Path) -> Path:
     required file raises :class:`quanta.errors.UserError` naming it. The file
     is written atomically, so an interrupted write never leaves half a report.
     """
+    from quanta.report.style import check_style
+
     run = read_run(run_dir)
-    page = render(run)
-    return RunDirectory(run.path).write_text(RunDirectory.REPORT, page)
+    style = run_style(run) if style is None else check_style(style, "--style")
+    directory = RunDirectory(run.path)
+    # a run from before the folder's name was reserved may have a method of that name
+    owned = FIGURES_FOLDER in {m.name for m in run.methods}
+    if pdf is None:
+        report = run.config.get("report")
+        pdf = bool(report.get("pdf", False)) if isinstance(report, dict) else False
+    files = None if owned else FigureFiles(run.path / FIGURES_FOLDER, pdf=pdf)
+    page = render(run, style, files)
+    if files is not None and directory.writer:
+        files.write()
+    return directory.write_text(RunDirectory.REPORT, page)
 
 
-__all__ = ["format_measurement", "format_value", "metric_label", "render", "write_report"]
+__all__ = ["format_measurement", "format_value", "metric_label", "render", "run_style", "write_report"]

@@ -52,9 +52,12 @@ class Evaluation:
     uncertainty_metrics: Callable[..., dict[str, float]] | None = None
 
 
-BINARY = Evaluation(binary_metrics, "signal_probability", ("roc_curves", "score_distributions", "reliability"))
-MULTICLASS = Evaluation(multiclass_metrics, "class_probabilities", ("confusion_matrices", "reliability"))
-REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "predicted_vs_true", "coverage",
+BINARY = Evaluation(binary_metrics, "signal_probability", ("roc_curves", "score_distributions",
+                                                          "score_distributions_log", "reliability"))
+MULTICLASS = Evaluation(multiclass_metrics, "class_probabilities",
+                        ("confusion_matrices", "one_vs_rest_roc", "reliability"))
+REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "resolution",
+                                                     "predicted_vs_true", "coverage",
                                                      "pulls", "predictive_bands"),
                         prediction="prediction", uncertainty_metrics=uncertainty_metrics)
 RECONSTRUCTION = Evaluation(reconstruction_metrics, "images", prediction="prediction")

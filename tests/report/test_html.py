@@ -160,7 +160,7 @@ def test_report_without_history_or_valid_split(tmp_path):
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert "Training history" not in page
     assert ">valid<" not in page
-    assert len(_images(page)) == 3  # ROC, overtraining, reliability
+    assert len(_images(page)) == 4  # ROC, overtraining (linear, log), reliability
 
 
 def test_report_without_predictions_or_environment(tmp_path):

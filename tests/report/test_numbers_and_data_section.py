@@ -137,8 +137,9 @@ def test_report_data_section_shows_every_method_and_the_events(files_run):
     assert "derived variables | log_pt = log(pt) |" in data
     assert "targets | label is_signal |" in data
     assert "weights | weight w |" in data
-    assert ("metrics weighted | yes: metrics and figures use the per-event weights "
-            "(the KS p-values do not) |") in data
+    assert ("metrics weighted | yes: metrics and figures use the per-event weights (the "
+            "Kolmogorov-Smirnov tests with the effective numbers of events); a figure that draws "
+            "single events without their weights says so in its caption |") in data
     assert "read | 1 root file (tree events), in memory |" in data
     assert "perfect | method logistic_regression | features clean, log_pt | 2 |" in data
     assert "noisy | method logistic_regression | features noisy | 1 |" in data
