@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from quanta.config import default_experiment_path
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here, run_quanta
 
 quanta = run_quanta
 
@@ -96,12 +96,12 @@ def test_config_errors(tmp_path, text, message):
 
 
 def test_missing_file_and_bad_resume(tmp_path):
-    user_error(quanta("run", "nope.yaml", cwd=tmp_path), "nope.yaml: experiment file not found")
+    user_error(quanta_here("run", "nope.yaml", cwd=tmp_path), "nope.yaml: experiment file not found")
     (tmp_path / "plain").mkdir()
-    user_error(quanta("run", "--resume", "plain", cwd=tmp_path), "not a quanta run directory")
-    user_error(quanta("run", "--resume", "absent", cwd=tmp_path), "no such run directory")
-    user_error(quanta("report", "plain", cwd=tmp_path), "not a quanta run directory")
-    user_error(quanta("run", write(tmp_path, "methods: [{name: m, model: mlp, train: {device: tpu}}]"), cwd=tmp_path),
+    user_error(quanta_here("run", "--resume", "plain", cwd=tmp_path), "not a quanta run directory")
+    user_error(quanta_here("run", "--resume", "absent", cwd=tmp_path), "no such run directory")
+    user_error(quanta_here("report", "plain", cwd=tmp_path), "not a quanta run directory")
+    user_error(quanta_here("run", write(tmp_path, "methods: [{name: m, model: mlp, train: {device: tpu}}]"), cwd=tmp_path),
                "methods[0].train.device: unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N")
     user_error(quanta("run", write(tmp_path, METHODS), "--device", "cuda:0", cwd=tmp_path,
                       env_extra={"CUDA_VISIBLE_DEVICES": ""}), "no CUDA GPU is available")

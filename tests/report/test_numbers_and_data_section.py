@@ -18,7 +18,7 @@ import pytest
 import quanta as qt
 from quanta.evaluate.binary import rejection_at
 from quanta.report import write_report
-from tests.conftest import run_quanta
+from tests.conftest import quanta_here, run_quanta
 
 EXPERIMENT = """\
 name: numbers
@@ -203,7 +203,7 @@ def test_data_section_for_classes_from_files_and_reweighting(tmp_path):
         f"data: {{source: files, classes: {{background: {tmp_path}/background.npz, "
         f"signal: {tmp_path}/signal.npz}}, features: [eta], reweight: pt}}\n"
         "methods: [{name: linear, method: logistic_regression}]\n")
-    done = run_quanta("run", "classes.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "classes.yaml", "--out", "runs", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (run_dir,) = (tmp_path / "runs" / "classes").iterdir()
     data = _text((run_dir / "report.html").read_text(encoding="utf-8"), "<h2>Data</h2>",
@@ -225,7 +225,7 @@ def test_data_section_shows_each_view_of_a_simulated_source(tmp_path):
         "  - {name: bdt, method: boosted_trees, params: {n_estimators: 5}}\n"
         "  - {name: image, model: mlp, data: {view: image, image_pixels: 8}, params: {hidden: [8]},"
         " train: {epochs: 1, progress: false}}\n")
-    done = run_quanta("run", "views.yaml", "--out", "runs", cwd=tmp_path)
+    done = quanta_here("run", "views.yaml", "--out", "runs", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (run_dir,) = (tmp_path / "runs" / "views").iterdir()
     data = _text((run_dir / "report.html").read_text(encoding="utf-8"), "<h2>Data</h2>",
