@@ -10,16 +10,11 @@ and the size of one sample.
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
+from quanta.report.markup import escaped
 from quanta.report.rundir import RunRecord
-
-
-def _escaped(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
 
 _INPUT_KEYS = ("view", "features", "collection", "pad_length", "sort_by")
 
@@ -171,8 +166,8 @@ def _inputs_table(run: RunRecord, data: dict[str, Any]) -> str:
         kind = next((f"{k} {entry[k]}" for k in ("model", "method") if entry.get(k)), "")
         overrides = entry.get("data") if isinstance(entry.get("data"), dict) else {}
         inputs, shape = _method_inputs(data, run.data, overrides)
-        rows.append(f'<tr><td class="method">{_escaped(method.name)}</td><td>{_escaped(kind)}</td>'
-                    f"<td>{_escaped(inputs)}</td><td class=\"num\">{_escaped(shape)}</td></tr>")
+        rows.append(f'<tr><td class="method">{escaped(method.name)}</td><td>{escaped(kind)}</td>'
+                    f"<td>{escaped(inputs)}</td><td class=\"num\">{escaped(shape)}</td></tr>")
     return ('<h3>Inputs of each method</h3><table class="inputs"><thead><tr><th>Method</th>'
             '<th>Trained as</th><th>Inputs</th><th class="num">Per sample</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -191,7 +186,7 @@ def data_section(run: RunRecord) -> str:
     if skipped:
         listed = "; ".join(str(entry.get("reason", entry)) for entry in skipped[:5])
         rows.append(("files skipped", f"{len(skipped)}: {listed}" + (" …" if len(skipped) > 5 else "")))
-    body = "".join(f"<tr><td>{_escaped(k)}</td><td>{_escaped(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    body = "".join(f"<tr><td>{escaped(k)}</td><td>{escaped(v)}</td></tr>" for k, v in rows if v not in (None, ""))
     many = len(skipped) != 1
     warning = (f'<p class="missing">{len(skipped)} file{"s" if many else ""} could not be used and '
                f'{"were" if many else "was"} skipped (skip_bad_files).</p>') if skipped else ""

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from quanta.errors import UserError
 from quanta.evaluate import COMPANIONS, metric_goal
@@ -33,6 +32,7 @@ from quanta.report.figure_files import FIGURES_FOLDER, PNG_DPI, FigureFiles, dra
 from quanta.report.figure_files import current as current_drawing
 from quanta.report.importance_section import importance_section
 from quanta.report.inputs_section import inputs_section
+from quanta.report.markup import escaped
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
 from quanta.report.score_figures import SCORE_FIGURES, weighted
 from quanta.rundir import RunDirectory
@@ -106,8 +106,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1
 """
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+_e = escaped  # short: the page's markup calls it on every value it shows
 
 
 def metric_label(name: str) -> str:

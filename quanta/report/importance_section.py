@@ -15,16 +15,12 @@ runs written before rankings existed have none, and the section is then left out
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
+from quanta.report.markup import escaped
 from quanta.report.rundir import RunRecord
 from quanta.rundir import METHOD_NAME, RunDirectory
-
-
-def _escaped(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def read_rankings(run: RunRecord) -> dict[str, dict[str, Any]]:
@@ -102,7 +98,7 @@ def _cell(feature: dict[str, Any] | None, kind: str, rank: int | None, edge: str
         return f'<td class="num"{edge}>{rank}</td>'
     if kind == "drop":
         text = format_measurement(feature["drop"], feature.get("drop_std"))
-        return f'<td class="{"num best" if rank == 1 else "num"}"{edge}>{_escaped(text)}</td>'
+        return f'<td class="{"num best" if rank == 1 else "num"}"{edge}>{escaped(text)}</td>'
     share = f"{100 * feature['trees']:.1f} %"
     return f'<td class="num"{edge} title="rank {rank} by the trees">{share}</td>'
 
@@ -119,14 +115,14 @@ def _table(rankings: dict[str, dict[str, Any]]) -> str:
     edges = [f' style="{_EDGE}"' if i == 0 or columns[i - 1][0] != name else ""
              for i, (name, _) in enumerate(columns)]
     spans = {name: sum(1 for n, _ in columns if n == name) for name, _ in columns}
-    top = "".join(f'<th colspan="{span}" style="{_EDGE}; text-align: center">{_escaped(name)}</th>'
+    top = "".join(f'<th colspan="{span}" style="{_EDGE}; text-align: center">{escaped(name)}</th>'
                   for name, span in spans.items())
     titles = {"rank": "Rank", "trees": "Trees' share"}
     sub = "".join(f'<th class="num"{edge}>{titles.get(kind) or _delta_label(rankings[name])}</th>'
                   for edge, (name, kind) in zip(edges, columns, strict=True))
     rows = []
     for variable in _variables(rankings):
-        cells = [f'<td class="method">{_escaped(variable)}</td>']
+        cells = [f'<td class="method">{escaped(variable)}</td>']
         for edge, (name, kind) in zip(edges, columns, strict=True):
             rank = ranks[(name, "trees" if kind == "trees" else "drop")].get(variable)
             cells.append(_cell(by_name[name].get(variable), kind, rank, edge))
@@ -148,7 +144,7 @@ def _note(rankings: dict[str, dict[str, Any]]) -> str:
         sizes = "; ".join(f"{rows:,} validation events, {repeats} shuffles each"
                           if isinstance(rows, int) and isinstance(repeats, int)
                           else "validation events" for rows, repeats in samples)
-        baselines = ", ".join(f"{_escaped(name)} {r['baseline']:.4g}"
+        baselines = ", ".join(f"{escaped(name)} {r['baseline']:.4g}"
                               for name, r in rankings.items()
                               if isinstance(r.get("baseline"), (int, float)))
         parts.append(
@@ -163,7 +159,7 @@ def _note(rankings: dict[str, dict[str, Any]]) -> str:
                        if isinstance(r.get("trees_measure"), str)})
     if measures:
         parts.append("Trees: the trees' own importance, a share of the total, from training: "
-                     + "; ".join(_escaped(m) for m in measures) + ".")
+                     + "; ".join(escaped(m) for m in measures) + ".")
     return f'<p class="note" style="max-width: 900px">{" ".join(parts)}</p>' if parts else ""
 
 
@@ -173,8 +169,8 @@ def importance_section(run: RunRecord) -> str:
     if not rankings:
         return ""
     left_out = "".join(
-        f'<p class="missing">{_escaped(name)}: variables not shuffled '
-        f'({_escaped(record["left_out"])}).</p>'
+        f'<p class="missing">{escaped(name)}: variables not shuffled '
+        f'({escaped(record["left_out"])}).</p>'
         for name, record in rankings.items() if isinstance(record.get("left_out"), str))
     return f"<h2>Variable ranking</h2>{_table(rankings)}{_note(rankings)}{left_out}"
 

@@ -13,16 +13,12 @@ written before it existed have none, and the sections are then left out.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from quanta.errors import UserError
+from quanta.report.markup import escaped
 from quanta.report.rundir import RunRecord
 from quanta.rundir import RunDirectory
-
-
-def _escaped(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _number(value: Any) -> str:
@@ -78,7 +74,7 @@ def _weights_table(summary: dict[str, Any]) -> str:
             f'<td class="num">{_number(stats.get(key))}</td>'
             for key in ("events", "sum", "mean", "min", "max", "negative")
         )
-        rows.append(f'<tr><td class="method">{_escaped(group["name"])}</td>{cells}</tr>')
+        rows.append(f'<tr><td class="method">{escaped(group["name"])}</td>{cells}</tr>')
     head = "".join(
         f'<th class="num">{name}</th>'
         for name in ("Events", "Sum of weights", "Mean", "Min", "Max", "Negative")
@@ -213,12 +209,12 @@ def _correlation_blocks(summary: dict[str, Any]) -> list[str]:
         record = summary["target_correlation"]
         caption = "The linear correlation coefficient of each input with the regression target."
         rows = "".join(
-            f"<tr><td>{_escaped(name)}</td>"
+            f"<tr><td>{escaped(name)}</td>"
             + "".join(f'<td class="num">{_number(values[i])}</td>' for values in record["values"])
             + "</tr>"
             for i, name in enumerate(record["names"])
         )
-        head = "".join(f'<th class="num">{_escaped(t)}</th>' for t in record["targets"])
+        head = "".join(f'<th class="num">{escaped(t)}</th>' for t in record["targets"])
         blocks.append(
             _figure_block(
                 "Correlation with the target",
@@ -235,7 +231,7 @@ def inputs_section(run: RunRecord) -> str:
     try:
         summary = RunDirectory(run.path, writer=False).read_inputs()
     except UserError as error:
-        return f'<h2>Input variables</h2><p class="missing">Not shown: {_escaped(error)}</p>'
+        return f'<h2>Input variables</h2><p class="missing">Not shown: {escaped(error)}</p>'
     if not summary:
         return ""
     page = f'<h2>Input variables</h2><p class="note">{_about(summary)}</p>' + "".join(
