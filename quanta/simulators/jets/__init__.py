@@ -77,7 +77,9 @@ def jets(
             n_constituents hardest particles, pT-ordered: delta_eta, delta_phi
             (wrapped to [-pi, pi)) from the jet axis, log pT, log E,
             log(pT / pT_jet), log(E / E_jet), delta_R. Padding is zeros with
-            mask False.
+            mask False. Also ``p4`` float32[N, P, 4]: each constituent's
+            four-momentum (E, px, py, pz) in GeV in the lab frame (zeros where
+            padded), for Lorentz-structured networks and pairwise features.
         ``image`` - ``x[N, 1, H, W]``, H = W = image_pixels: pT-weighted image
             over [-0.8, 0.8]^2 in (eta', phi') after centring on the pT centroid,
             rotating the principal axis vertical and flipping the harder halves
@@ -130,9 +132,10 @@ def jets(
                              lambda: {"x": features(raw)})["x"]
         names = list(FEATURE_NAMES)
     elif view == "constituents":
-        from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, constituents
+        from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, constituents, four_momenta
 
         arrays["x"], arrays["mask"] = constituents(raw, n_constituents)
+        arrays["p4"] = four_momenta(raw, n_constituents)
         names = list(CONSTITUENT_FEATURE_NAMES)
     else:
         from quanta.simulators.jets.images import jet_images

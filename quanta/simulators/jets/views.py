@@ -90,3 +90,24 @@ def constituents(raw: dict[str, np.ndarray], n_constituents: int) -> tuple[np.nd
         x = np.pad(x, ((0, 0), (0, pad), (0, 0)))
         mask = np.pad(mask, ((0, 0), (0, pad)))
     return x, mask
+
+
+def four_momenta(raw: dict[str, np.ndarray], n_constituents: int) -> np.ndarray:
+    """``float32[N, P, 4]``: the P hardest constituents' four-momenta (E, px, py, pz) in GeV, lab frame.
+
+    From the stored (pT, eta, phi, E): px = pT cos phi, py = pT sin phi,
+    pz = pT sinh eta. Padding is zeros (a zero four-vector), matching the
+    constituents view's ``mask``. These are the inputs of Lorentz-structured
+    networks (LorentzNet, arXiv:2201.08187) and of the particle transformer's
+    pairwise features (arXiv:2202.03772), which a boost or rotation acts on.
+    """
+    stored = raw["constituents"]
+    take = min(n_constituents, stored.shape[1])
+    parts = stored[:, :take].astype(np.float64)
+    mask = stored_mask(raw)[:, :take]
+    pt, eta, phi, energy = np.moveaxis(parts, -1, 0)
+    p4 = np.stack([energy, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1)
+    p4 = np.where(mask[..., None], p4, 0.0).astype(np.float32)
+    if take < n_constituents:
+        p4 = np.pad(p4, ((0, 0), (0, n_constituents - take), (0, 0)))
+    return p4
