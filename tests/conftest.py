@@ -8,8 +8,19 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
-    """Generated data goes to a fresh cache folder, never the user's."""
-    folder = tmp_path_factory.mktemp("quanta-cache")
+    """Generated data goes to a fresh cache folder, never the user's; one for all test workers.
+
+    Under pytest-xdist every worker has its own temporary folder below the session's: the cache
+    goes to the session's, so that data one worker generates the others read (the cache builds
+    each entry once under a lock, :func:`quanta.simulators.cache.cached`).
+    """
+    import os
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "quanta-cache"
+    folder.mkdir(exist_ok=True)
     patch = pytest.MonkeyPatch()
     patch.setenv("QUANTA_CACHE", str(folder))
     yield folder

@@ -14,7 +14,8 @@ writing the same entry each rename a complete, self-consistent file, and a
 reader never pairs one writer's data with another's check. A truncated or
 unreadable file, a wrong or missing checksum, object arrays or missing arrays
 give one :class:`DamagedCacheWarning` naming the file, and the entry is rebuilt
-and replaced; never a traceback. Files are created with mode ``0o666`` less the
+and replaced; never a traceback. An entry is built under a lock file beside it
+(``fcntl``), so that processes needing the same new entry at once build it once. Files are created with mode ``0o666`` less the
 process umask (``0644`` under umask 022, ``0664`` under 002), so a group's
 shared cache is readable by the group. A cache that cannot be written (a
 read-only folder, a full disk) gives a warning too, and the data are returned
@@ -23,12 +24,13 @@ uncached.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +63,64 @@ def cached(
 ) -> dict[str, np.ndarray]:
     """Arrays for ``(name, params)``: read from the cache (verified), or built and stored."""
     path = cache_dir() / f"{cache_key(name, params)}.npz"
-    if path.exists() or path.is_symlink():
+    arrays = _stored(path, warn=False)
+    if arrays is not None:
+        return arrays
+    with _building(path):  # another process building this entry is waited for, then read
+        arrays = _stored(path, warn=True)
+        if arrays is not None:
+            return arrays
+        arrays = build()
         try:
-            return _read(path)
-        except MemoryError:
-            raise
-        except Exception as error:  # noqa: BLE001 - any failure to read our own file means rebuild
-            _warn(f"cache file {path} is damaged ({_reason(error)}); rebuilding it")
-    arrays = build()
-    try:
-        _store(path, arrays, {"source": name, **params})
-    except OSError as error:
-        _warn(f"cannot write cache file {path} ({_reason(error)}); the data are not cached")
+            _store(path, arrays, {"source": name, **params})
+        except OSError as error:
+            _warn(f"cannot write cache file {path} ({_reason(error)}); the data are not cached")
     return arrays
+
+
+def _stored(path: Path, warn: bool) -> dict[str, np.ndarray] | None:
+    """The verified entry at ``path``, or None (absent, or damaged: said once, when ``warn``)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        return _read(path)
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure to read our own file means rebuild
+        if warn:
+            _warn(f"cache file {path} is damaged ({_reason(error)}); rebuilding it")
+        return None
+
+
+@contextlib.contextmanager
+def _building(path: Path) -> Iterator[None]:
+    """Hold ``.<entry>.lock`` beside ``path`` while the entry is built (``fcntl``, released on exit).
+
+    Two runs that need the same new entry at once (two experiments, two test workers) build it
+    once: the second waits for the first and reads its file. The lock file is removed before it
+    is released (a process arriving later finds the entry, or at worst builds it again, which
+    the atomic writes allow). Where the lock cannot be taken (a read-only folder, no ``fcntl``)
+    the entry is built without it.
+    """
+    lock = path.with_name(f".{path.stem}.lock")
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        try:
+            yield
+        finally:  # removed before it is released: a waiter then finds the entry written
+            with contextlib.suppress(OSError):
+                lock.unlink()
 
 
 def checksum(arrays: Mapping[str, np.ndarray]) -> str:

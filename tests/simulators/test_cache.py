@@ -216,3 +216,27 @@ def test_concurrent_writers_and_readers_stay_consistent(folder):
             np.testing.assert_array_equal(result[key], built[key])
     names = sorted(p.name for p in folder.iterdir())
     assert len(names) == 2 and not any(name.endswith(".tmp") for name in names)
+
+
+def test_runs_needing_the_same_new_entry_at_once_build_it_once(folder):
+    """Four builders of one new entry (as two experiments or two test workers would be): one
+    simulates, the others wait for its lock and read its file; no lock file is left behind."""
+    import time
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every other thread to arrive while it builds
+        return {"x": np.arange(10.0)}
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.cached("once", {"n": 1}, build)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 4
+    assert all(np.array_equal(result["x"], np.arange(10.0)) for result in results)
+    assert not list(folder.glob(".*.lock"))
