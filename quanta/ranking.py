@@ -40,6 +40,9 @@ def variable_ranking(estimator, task, valid, seed: int,
     goal = task.goal(task.monitor)
     record: dict[str, Any] = {"split": "valid", "metric": task.monitor, "goal": goal}
     reason = _unnamed_inputs(shape, names)
+    reads = tuple(getattr(estimator, "inputs", ("x",)))  # a network's model names the arrays it reads
+    if "x" not in reads:
+        reason = f"the model does not read x (it reads {', '.join(reads)})"
     if reason is not None:
         return {**record, "left_out": reason, "features": []}
     features: list[dict[str, Any]] = [{"name": str(n)} for n in names]

@@ -54,7 +54,7 @@ def read_yaml_roundtrip(config):
     (base(methods=[{"name": "m", "model": "mlp", "method": "boosted_trees"}]), "exactly one of 'model'"),
     (base(methods=[{"name": "a", "model": "mlp"}, {"name": "a", "model": "mlp"}]), "repeated: a"),
     (base(methods=[]), "methods: list should have at least 1 item"),
-    (base(data={"source": "jets", "view": "picture"}), "data.view: input should be 'features', 'constituents' or 'image'"),
+    (base(data={"source": "jets", "view": "picture"}), "data.view: input should be 'features', 'constituents', 'image' or 'tree'"),
     (base(data={"source": "jets", "size": 10, "colour": 3}), "data: unknown parameter 'colour'"),
     (base(methods=[{"name": "b", "method": "boosted_trees", "train": {"epochs": 3}}]), "methods[0].train"),
 ])

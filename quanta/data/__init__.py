@@ -22,7 +22,7 @@ from quanta.registry import Registry
 
 SOURCES = Registry("data source", listing="quanta datasets")
 for _name, _description in {
-    "jets": "Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image",
+    "jets": "Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image, tree",
     "calorimeter": "Particle showers in a sampling calorimeter (GFlash-style): e, gamma, pi; views image2d, image3d, features",
     "pulses": "Digitised scintillator pulses: neutron vs gamma pulse-shape discrimination, arrival time and amplitude",
     "saxs": "Small-angle scattering curves I(q) from sasmodels (sphere, cylinder, core-shell, ellipsoid) and 2D detector images",
@@ -32,6 +32,7 @@ for _name, _description in {
     "files": "The physicist's own files: NumPy, CSV, Parquet, HDF5, ROOT, with selections, derived variables and padding",
     "digits": "Handwritten digits, 8x8 (scikit-learn's bundled set), optionally upsampled to 32x32 for LeNet-5",
     "energy_calibration": "Calorimeter energy calibration in barrel and endcaps: a different response law in each detector region",
+    "dynamics": "Hamiltonian dynamics: mass-spring, pendulum, two-body orbits; derivatives or trajectories",
 }.items():
     _package = "quanta.data" if _name == "files" else "quanta.simulators"
     SOURCES.declare(_name, f"{_package}.{_name}:{_name}", _description)

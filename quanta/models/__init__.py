@@ -38,9 +38,18 @@ for _name, _target, _description in (
     ("transformer", "transformer:TransformerEncoder", "Transformer encoder: pre-norm multi-head self-attention with positional encodings"),
     ("deepsets", "deepsets:DeepSets", "Deep Sets / Particle Flow Network: per-element network, masked sum, set-level network"),
     ("set_transformer", "set_transformer:SetTransformer", "Transformer over sets: self-attention without positions, optional pairwise bias"),
+    ("particle_transformer", "particle_transformer:ParticleTransformer",
+     "Particle Transformer: particle attention with pairwise interaction bias, then class attention"),
     ("mpnn", "mpnn:MPNN", "Message-passing neural network with GRU vertex update"),
     ("particlenet", "particlenet:ParticleNet", "ParticleNet: EdgeConv blocks on dynamic k-nearest-neighbour graphs"),
+    ("recursive_jet", "recursive:RecursiveJet",
+     "QCD-aware recursive network: a jet embedded bottom up over its kt clustering tree"),
+    ("lorentznet", "lorentznet:LorentzNet", "LorentzNet: Lorentz group equivariant blocks on the particles' four-momenta"),
     ("interaction_network", "interaction_network:InteractionNetwork", "Interaction network for edge classification on hit graphs"),
+    ("hnn", "hamiltonian:HamiltonianNetwork", "Hamiltonian neural network: an MLP learns H(q, p); the output is its symplectic gradient"),
+    ("ode_net", "neural_ode:ODENet", "Neural ODE network: input layer, a continuous-depth ODE block, a dense head"),
+    ("ode_trajectory", "neural_ode:ODETrajectory",
+     "Neural ODE of a dynamical system: learns dz/dt = f(z) and integrates initial states in time"),
 ):
     MODELS.declare(_name, f"quanta.models.{_target}", _description)
 

@@ -3,7 +3,8 @@
 Each package or module here is one source, registered lazily by import path in
 :data:`quanta.data.SOURCES` and created with ``quanta.data.load(name, **params)``:
 ``jets``, ``calorimeter``, ``pulses``, ``saxs``, ``tracks``, ``hzz``,
-``sequences`` and ``digits`` (scikit-learn's handwritten digits). By convention a
+``sequences``, ``energy_calibration``, ``dynamics`` and ``digits``
+(scikit-learn's handwritten digits). By convention a
 source module also defines ``show(data)`` for ``quanta datasets show``.
 
 Shared helpers used only by simulators: :mod:`~quanta.simulators.parallel`

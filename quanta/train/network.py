@@ -113,6 +113,8 @@ class Network:
             self.transform = train.standardize()
         if self.task.scales_targets and self.config.standardize_targets and "y" in train:
             self.target_scaling = TargetScaling().fit(train.targets["y"])
+        if getattr(self.model, "undoes_scalings", False):  # a model whose physics needs the raw units
+            self.model.set_scalings(*_mean_and_scale(self.transform), *_mean_and_scale(self.target_scaling))
         train = self._prepared(train, with_targets=True)
         valid = self._prepared(valid, with_targets=True) if valid is not None and len(valid) else valid
         train_data = self._device_data(train)
@@ -261,3 +263,8 @@ def describe(network: Network) -> str:
     """One line: the model's class and its number of trainable parameters."""
     count = sum(p.numel() for p in network.model.parameters() if p.requires_grad)
     return f"{type(network.model).__name__} with {count:,} trainable parameters"
+
+
+def _mean_and_scale(scaling: Standardize | TargetScaling | None) -> tuple:
+    """``(mean, scale)`` of a fitted scaling, ``(None, None)`` where there is none."""
+    return (None, None) if scaling is None else (scaling.mean_, scaling.scale_)

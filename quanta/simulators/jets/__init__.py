@@ -4,7 +4,8 @@ The public entry point is :func:`jets`. Files: ``generate`` (Pythia settings,
 seeded chunks, parallel workers), ``clustering`` (event record -> leading
 anti-kt jet), ``matching`` (top containment), ``substructure`` (N-subjettiness
 and friends), ``views`` (features, constituents), ``images`` (jet images),
-and the shared ``quanta.simulators.parallel`` (workers) and ``quanta.simulators.progress`` (display).
+``trees`` (kt clustering trees), and the shared ``quanta.simulators.parallel`` (workers) and
+``quanta.simulators.progress`` (display).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from quanta.data.dataset import Dataset
 from quanta.registry import bad_param, checked
 from quanta.simulators.cache import cached
 
-VIEWS = ("features", "constituents", "image")
+VIEWS = ("features", "constituents", "image", "tree")
 FEATURES_VERSION = "1"  # change when the features view changes: it keys its cache
 
 
 @checked
 def jets(
-    view: Literal["features", "constituents", "image"] = "features",
+    view: Literal["features", "constituents", "image", "tree"] = "features",
     size: Annotated[int, Field(ge=2, description="an integer >= 2 (jets in total, half of them top)")] = 10_000,
     seed: Annotated[int, Field(description="an integer")] = 1,
     pt_min: Annotated[float, Field(gt=0, description="a jet pT in GeV > 0")] = 550.0,
@@ -34,7 +35,7 @@ def jets(
     workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
 ) -> Dataset:
-    """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image
+    """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image, tree
 
     The standard benchmark of jet tagging: is a large-radius jet the decay of a
     boosted top quark (t -> b W -> b q q', three hard prongs and a mass near
@@ -84,13 +85,20 @@ def jets(
             over [-0.8, 0.8]^2 in (eta', phi') after centring on the pT centroid,
             rotating the principal axis vertical and flipping the harder halves
             to positive eta' and phi' (the last rows and columns); pixels sum to 1.
+        ``tree`` - the P = n_constituents hardest constituents reclustered with
+            kt into one binary tree per jet (arXiv:1702.00748), M = 2P - 1 node
+            slots, children before parents, the root at slot 2n - 2 for n
+            leaves: ``x[N, M, 8]`` node features (the constituents view's seven
+            and log(1 + mass/GeV)), ``mask`` bool[N, M], ``children``
+            int64[N, M, 2] (-1: none), ``level`` int64[N, M] (0 for leaves,
+            -1 padding), ``p4`` float32[N, M, 4]; see ``trees``.
 
     Args:
         view: which representation ``x`` holds (see Views).
         size: total number of jets (>= 2).
         seed: seeds Pythia (per class and chunk) and the row shuffle.
         pt_min, pt_max: jet pT window in GeV, ``0 < pt_min < pt_max``.
-        n_constituents: constituents kept per jet in the constituents view (>= 1).
+        n_constituents: constituents kept per jet in the constituents and tree views (>= 1).
         image_pixels: image side in pixels in the image view (>= 4).
         workers: generation processes; 0 uses every available core. The result
             does not depend on it.
@@ -132,11 +140,22 @@ def jets(
                              lambda: {"x": features(raw)})["x"]
         names = list(FEATURE_NAMES)
     elif view == "constituents":
-        from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, constituents, four_momenta
+        from quanta.simulators.jets.views import (
+            CONSTITUENT_FEATURE_NAMES,
+            constituents,
+            four_momenta,
+        )
 
         arrays["x"], arrays["mask"] = constituents(raw, n_constituents)
         arrays["p4"] = four_momenta(raw, n_constituents)
         names = list(CONSTITUENT_FEATURE_NAMES)
+    elif view == "tree":
+        from quanta.simulators.jets.trees import TREE_FEATURE_NAMES, TREES_VERSION, trees
+
+        arrays.update(cached("jets-trees", {**physics, "trees": TREES_VERSION,
+                                            "n_constituents": int(n_constituents)},
+                             lambda: trees(raw, n_constituents)))
+        names = list(TREE_FEATURE_NAMES)
     else:
         from quanta.simulators.jets.images import jet_images
         from quanta.simulators.jets.views import stored_mask

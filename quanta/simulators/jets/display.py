@@ -13,7 +13,8 @@ def show(data: Dataset):
     ``features``: the jet mass and tau32 distributions per class; ``image``:
     the mean image per class and two single jets of each; ``constituents``:
     the constituents of one jet per class in the (delta-eta, delta-phi) plane,
-    marker area proportional to pT.
+    marker area proportional to pT; ``tree``: the same, with the kt clustering
+    tree drawn as lines from each node to the node it merges into.
     """
     import matplotlib.pyplot as plt
 
@@ -48,6 +49,20 @@ def show(data: Dataset):
             ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="delta eta", ylabel="delta phi",
                    title=f"one {classes[label]} jet: {mask.sum()} constituents (area ~ pT)")
             ax.add_patch(plt.Circle((0, 0), 0.8, fill=False, ls="--", color="grey"))
+            ax.set_aspect("equal")
+    elif view == "tree":
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), constrained_layout=True)
+        for ax, label in zip(axes, (0, 1), strict=True):
+            index = int(np.flatnonzero(y == label)[0])
+            mask, x, children = data["mask"][index], data.x[index], data["children"][index]
+            for node in np.flatnonzero(mask & (children[:, 0] >= 0)):  # a line from each child to its parent
+                for child in children[node]:
+                    ax.plot(x[[child, node], 0], x[[child, node], 1], color="grey", lw=0.8, zorder=1)
+            leaves = mask & (children[:, 0] < 0)
+            pt = np.exp(x[leaves, 2])
+            ax.scatter(x[leaves, 0], x[leaves, 1], s=300 * pt / pt.max(), c=colours[label], alpha=0.6, zorder=2)
+            ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="delta eta", ylabel="delta phi",
+                   title=f"one {classes[label]} jet: kt tree of {leaves.sum()} constituents")
             ax.set_aspect("equal")
     else:
         names = data.feature_names or []
