@@ -75,6 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--keep", action="append", default=[], metavar="COL",
                          help="an input column copied to the output (repeatable), e.g. event number or weight")
     predict.add_argument("--tree", help="the TTree of ROOT inputs (default: the run's tree)")
+    predict.add_argument("--engine", default="torch", metavar="{torch,onnx}",
+                         help="score with the saved estimators (torch, default) or with their "
+                              "files of quanta export, run by ONNX Runtime (onnx)")
+
+    export = commands.add_parser(
+        "export", help="write the methods of a run as ONNX files that run without quanta",
+        description="Write each finished method of a run as one ONNX file (networks with their\n"
+                    "standardisation, task scores and target scaling inside), checked against\n"
+                    "PyTorch with ONNX Runtime; default <method>/model.onnx in the run directory.",
+        epilog="examples:\n  quanta export RUN_DIR\n"
+               "  quanta export RUN_DIR --method mlp --out mlp.onnx",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", default="onnx", metavar="{onnx}",
+                        help="the format (default onnx)")
+    export.add_argument("--method", action="append", default=None, metavar="NAME",
+                        help="a method of the run to export (repeatable; default: all)")
+    export.add_argument("--out", help="the .onnx file for one method, or a folder for several "
+                                      "(default: each method's folder of the run)")
 
     fit = commands.add_parser(
         "fit-curve", help="Bayesian (MCMC) fit of a scattering model to a SAXS/SANS curve file",
@@ -219,7 +238,14 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.predict import predict_files
 
             for path in predict_files(args.run_dir, args.files, args.out, methods=args.method,
-                                      keep=args.keep, tree=args.tree, format=args.format):
+                                      keep=args.keep, tree=args.tree, format=args.format,
+                                      engine=args.engine):
+                print(path)
+            return 0
+        if args.command == "export":
+            from quanta.export import export_run
+
+            for path in export_run(args.run_dir, args.format, methods=args.method, out=args.out):
                 print(path)
             return 0
         if args.command == "fit-curve":

@@ -34,11 +34,13 @@ OUTPUT_FORMATS = ("parquet", "hdf5", "root")  # what --format accepts: what Tabl
 FORMAT_SUFFIX = {"parquet": ".parquet", "hdf5": ".h5", "root": ".root"}  # of a folder's outputs
 TREE = "predictions"  # the TTree of ROOT outputs
 CHUNK_ROWS = 200_000  # rows of a new file read and scored at a time
+ENGINES = ("torch", "onnx")  # what scores: the saved estimators, or their ONNX exports
 
 
 def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                   methods: list[str] | None = None, keep: tuple[str, ...] | list[str] = (),
-                  tree: str | None = None, format: str | None = None) -> list[Path]:
+                  tree: str | None = None, format: str | None = None,
+                  engine: str = "torch") -> list[Path]:
     """Score new files with the methods of a run trained from files; return the written paths.
 
     Args:
@@ -50,8 +52,12 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
         keep: flat input columns (derived ones included) copied next to the scores.
         tree: the TTree of ROOT inputs (default: the run's ``tree``).
         format: ``parquet``, ``hdf5`` or ``root`` (default: from the suffix of ``out``).
+        engine: ``torch`` (the saved estimators) or ``onnx`` (each method's ``model.onnx``
+            of ``quanta export``, run by ONNX Runtime: :mod:`quanta.export.scoring`).
     """
     format = check_format(format)
+    if engine not in ENGINES:
+        raise UserError(f"--engine {engine}: allowed: {', '.join(ENGINES)}")
     run = RunDirectory.open(run_dir)
     raw = run.read_config()
     data = raw.get("data") or {}
@@ -96,7 +102,7 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
                     table[name] = value
                 if len(dataset) == 0:
                     continue
-                estimators = estimators or _load(run, entries)  # loaded once a file is known to be usable
+                estimators = estimators or _load(run, entries, engine)  # once a file is usable
                 for method, estimator in estimators.items():
                     score, sigma = predict_with_uncertainty(estimator, dataset)
                     table.update(score_columns(method, prefix, score))
@@ -328,10 +334,15 @@ def file_reading(run: RunDirectory, raw: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
-def _load(run: RunDirectory, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``{method name: estimator}`` loaded from the run's method folders."""
+def _load(run: RunDirectory, entries: dict[str, dict[str, Any]],
+          engine: str = "torch") -> dict[str, Any]:
+    """``{method name: estimator}`` from the run's method folders (``onnx``: their exports)."""
     from quanta import estimators
 
+    if engine == "onnx":
+        from quanta.export.scoring import load_exported
+
+        return load_exported(run, list(entries))
     return {name: estimators.load(entry, run.method(name).path) for name, entry in entries.items()}
 
 
