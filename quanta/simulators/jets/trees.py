@@ -50,7 +50,7 @@ import fastjet
 import numpy as np
 
 from quanta.simulators.jets.clustering import delta_phi, hide_fastjet_banner
-from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, stored_mask
+from quanta.simulators.jets.views import CONSTITUENT_FEATURE_NAMES, particle_features, stored_mask
 
 TREE_RADIUS = 10.0  # kt R: every pair of one R = 0.8 jet merges before the beam, one tree per jet
 TREE_FEATURE_NAMES = [*CONSTITUENT_FEATURE_NAMES, "log1p_mass"]
@@ -140,16 +140,8 @@ def node_features(p4: np.ndarray, mask: np.ndarray, jet: np.ndarray) -> np.ndarr
     d_eta = eta - jet[:, None, 1]
     d_phi = delta_phi(np.arctan2(py, px), jet[:, None, 2])
     mass = np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
-    x = np.stack([
-        d_eta,
-        d_phi,
-        np.log(pt),
-        np.log(energy),
-        np.log(pt / jet[:, None, 0]),
-        np.log(energy / jet[:, None, 4]),
-        np.hypot(d_eta, d_phi),
-        np.log1p(mass),
-    ], axis=-1)
+    x = np.concatenate([particle_features(d_eta, d_phi, pt, energy, jet),
+                        np.log1p(mass)[..., None]], axis=-1)
     return np.where(mask[..., None], x, 0.0).astype(np.float32)
 
 

@@ -75,7 +75,20 @@ def constituents(raw: dict[str, np.ndarray], n_constituents: int) -> tuple[np.nd
     mask = mask[:, :take]
     d_eta, d_phi = relative_coordinates(parts, jet[:, 1], jet[:, 2])
     pt, energy = np.where(mask, parts[..., 0], 1.0), np.where(mask, parts[..., 3], 1.0)  # log-safe
-    x = np.stack([
+    x = np.where(mask[..., None], particle_features(d_eta, d_phi, pt, energy, jet), 0.0)
+    x = x.astype(np.float32)  # [N, take, 7]
+    if take < n_constituents:  # more slots asked than ever stored: pad further
+        pad = n_constituents - take
+        x = np.pad(x, ((0, 0), (0, pad), (0, 0)))
+        mask = np.pad(mask, ((0, 0), (0, pad)))
+    return x, mask
+
+
+def particle_features(d_eta: np.ndarray, d_phi: np.ndarray, pt: np.ndarray, energy: np.ndarray,
+                      jet: np.ndarray) -> np.ndarray:
+    """``[N, P, 7]``: the names of CONSTITUENT_FEATURE_NAMES from each particle's offsets from the
+    jet axis, pT and E (``[N, P]``, positive) and the jets ``[N, 5]`` (pT, eta, phi, mass, E)."""
+    return np.stack([
         d_eta,
         d_phi,
         np.log(pt),
@@ -83,13 +96,7 @@ def constituents(raw: dict[str, np.ndarray], n_constituents: int) -> tuple[np.nd
         np.log(pt / jet[:, None, 0]),
         np.log(energy / jet[:, None, 4]),
         np.hypot(d_eta, d_phi),
-    ], axis=-1)  # [N, take, 7]
-    x = np.where(mask[..., None], x, 0.0).astype(np.float32)
-    if take < n_constituents:  # more slots asked than ever stored: pad further
-        pad = n_constituents - take
-        x = np.pad(x, ((0, 0), (0, pad), (0, 0)))
-        mask = np.pad(mask, ((0, 0), (0, pad)))
-    return x, mask
+    ], axis=-1)
 
 
 def four_momenta(raw: dict[str, np.ndarray], n_constituents: int) -> np.ndarray:
