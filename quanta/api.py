@@ -84,6 +84,18 @@ class Run:
                           if len(inputs))
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
+    def sample(self, n: int, condition: dict[str, Any] | None = None, seed: int = 0) -> np.ndarray:
+        """``n`` new samples of the inputs from a generative method (vae, gan), in the data's units.
+
+        ``condition`` gives a conditional model's conditions, one value or ``n``
+        each (e.g. ``{"energy": 50.0}``); the same ``seed`` gives the same samples.
+        """
+        estimator = self.result.estimator
+        if not callable(getattr(estimator, "sample", None)) or not getattr(estimator, "generates", False):
+            raise UserError(f"{self.result.name}: this method does not generate samples; sampling needs a "
+                            "generative model (vae, gan)")
+        return estimator.sample(n, condition, seed)
+
     def report(self) -> Path:
         """Write ``report.html`` in the run directory; returns its path."""
         return self.experiment.report()

@@ -95,6 +95,35 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="the .onnx file for one method, or a folder for several "
                                       "(default: each method's folder of the run)")
 
+    sample = commands.add_parser(
+        "sample", help="draw new samples from a generative method of a run and write them to a file",
+        description="Draw N samples of the inputs from a finished method that generates (a vae, a\n"
+                    "gan, independent_gaussians), in the data's own units, and write them to --out\n"
+                    "so that the files source reads them back.",
+        epilog="output format:\n"
+               "  the suffix of --out: .h5/.hdf5, .npz, .npy (x alone), .parquet/.pq (tables),\n"
+               "  .root (a TTree named samples). Without a suffix, a run trained from files\n"
+               "  writes its input files' format (the suffix is added). Flat samples x[N, F]\n"
+               "  are one column per feature, named as the run's data named them; images stay\n"
+               "  one array x [N, C, H, W]; each condition is a column of its own.\n"
+               "  An existing file is replaced only with --force, never an input of the run.\n\n"
+               "examples:\n"
+               "  quanta sample RUN_DIR -n 10000 --out showers.h5\n"
+               "  quanta sample RUN_DIR -n 1000 --method vae --condition energy=50 --out e50.npz\n"
+               "  quanta sample RUN_DIR -n 500 --condition energy=energies.npy --out fast.root",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sample.add_argument("run_dir", metavar="RUN_DIR")
+    sample.add_argument("-n", type=int, required=True, metavar="N", help="the number of samples")
+    sample.add_argument("--out", required=True, metavar="FILE",
+                        help="the file to write (see 'output format')")
+    sample.add_argument("--method", metavar="NAME",
+                        help="the method to sample from (default: the first finished one that generates)")
+    sample.add_argument("--condition", action="append", default=[], metavar="NAME=VALUE",
+                        help="a condition of a conditional method (repeatable): one value for all "
+                             "samples, or NAME=FILE.npy with N values")
+    sample.add_argument("--seed", type=int, default=0, help="the seed of the draws (default 0)")
+    sample.add_argument("--force", action="store_true", help="replace an existing --out")
+
     fit = commands.add_parser(
         "fit-curve", help="Bayesian (MCMC) fit of a scattering model to a SAXS/SANS curve file",
         description="Sample the posterior of a sasmodels shape's size, polydispersity, scale and background\n"
@@ -247,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in export_run(args.run_dir, args.format, methods=args.method, out=args.out):
                 print(path)
+            return 0
+        if args.command == "sample":
+            from quanta.sample import parse_conditions, sample_run
+
+            print(sample_run(args.run_dir, args.n, args.out, method=args.method,
+                             condition=parse_conditions(args.condition), seed=args.seed,
+                             force=args.force).summary())
             return 0
         if args.command == "fit-curve":
             _fit_curve(args)

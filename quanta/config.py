@@ -54,6 +54,9 @@ class MethodConfig(BaseModel):
     # source parameters that differ for this method (e.g. {view: image}): the same samples and
     # split, another representation, so that a CNN on images and a BDT on features share one report
     data: dict[str, Any] = Field(default_factory=dict)
+    # task parameters that differ for this method (e.g. {objective: gan} beside a WGAN-GP): the
+    # same task, so its methods are evaluated alike and compared in one report
+    task_params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_kind(self) -> MethodConfig:
@@ -228,6 +231,10 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
             source = SOURCES.get(config.data.source)
             view = validate_params(source, {**data_params, **entry.data}, f"{where}.data")
             entry.data = _plain({key: view[key] for key in entry.data})
+        if entry.task_params:
+            validate_params(TASKS.get(config.task), {**config.task_params, **entry.task_params},
+                            f"{where}.task_params")
+            entry.task_params = _plain(entry.task_params)
         if entry.is_network:
             if entry.model == MODULE:
                 params = {}
@@ -245,7 +252,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 raise first_error(error, merged, prefix) from None
             _check_device(train["device"], f"{where}.train.device")
             methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train,
-                            "data": entry.data})
+                            "data": entry.data, "task_params": entry.task_params})
         else:
             if entry.method not in METHODS:
                 raise _named(f"{where}.method", entry.method, METHODS)
@@ -257,7 +264,7 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 params["seed"] = config.seed
             cls.check_entry(params, f"{where}.params", {"name": entry.name, "data": entry.data}, methods)
             methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params)),
-                            "data": entry.data})
+                            "data": entry.data, "task_params": entry.task_params})
     resolved = config.model_dump()
     resolved.update(data=resolved_data, methods=methods, train=_plain(config.train), task_params=task_params)
     return ExperimentConfig.model_validate(resolved)

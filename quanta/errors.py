@@ -17,6 +17,17 @@ class UserError(Exception):
     exit_status = 2
 
 
+class TrainingFailed(UserError):
+    """Training cannot go on (a diverging loss, a collapsing generator); the network names the method.
+
+    ``describe(label)`` is the one-line message with the method's name in front;
+    ``Network.fit`` raises it as a plain :class:`UserError` with that name.
+    """
+
+    def describe(self, label: str) -> str:
+        return f"{label}: {self}"
+
+
 #: the longest echo of a received value in a message (a YAML alias bomb must not print gigabytes)
 SHOWN = 80
 

@@ -60,6 +60,7 @@ def _entry_value(entry: Any, key: str) -> Any:
 # -- networks ------------------------------------------------------------------------------
 def _build_network(entry, task, train, standardize: bool, module: Any = None):
     from quanta.config import MODULE
+    from quanta.models import MODELS
     from quanta.train.config import TrainConfig
     from quanta.train.network import Network, build_model
 
@@ -70,6 +71,9 @@ def _build_network(entry, task, train, standardize: bool, module: Any = None):
     import torch
 
     out_features = task.out_features(train.y if "y" in train else None)
+    if out_features == 0 and not hasattr(MODELS.get(entry.model), "encode"):  # the task rebuilds x
+        raise UserError(f"{entry.name}: task '{task.name}' rebuilds its inputs, which model '{entry.model}' "
+                        "does not do; use an autoencoder (autoencoder, conv_autoencoder)")
     torch.manual_seed(entry.train["seed"])  # initial weights depend on the seed alone
     shapes = {name: list(shape) for name, shape in train.shapes.items()}
     model = build_model(entry.model, entry.params, shapes, out_features, where=f"{entry.name}.params")

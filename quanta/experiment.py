@@ -165,6 +165,16 @@ class Prepared:
     parts: dict[str, Any]
     views: dict[str, dict[str, Any]]  # data overrides (as a key) -> the parts of that view
 
+    def task_for(self, entry) -> Any:
+        """The task method ``entry`` learns: the experiment's, with the entry's own ``task_params`` on top."""
+        if not entry.task_params:
+            return self.task
+        from quanta.tasks import TASKS
+
+        index = next(i for i, e in enumerate(self.config.methods) if e.name == entry.name)
+        return TASKS.create(self.config.task, where=f"methods[{index}].task_params",
+                            **{**self.config.task_params, **entry.task_params})
+
     def parts_for(self, entry) -> dict[str, Any]:
         """The train, valid and test parts that method ``entry`` reads."""
         return self.views[_view_key(entry.data)]
@@ -231,7 +241,7 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``run_dir``."""
     from quanta import estimators
 
-    task, parts = prepared.task, prepared.parts_for(entry)
+    task, parts = prepared.task_for(entry), prepared.parts_for(entry)
     folder = run_dir.method(entry.name)
     if resuming and folder.finished:
         say(f"{entry.name}: finished in the earlier run, kept")
@@ -242,7 +252,8 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
             folder.seal()
         return result
     folder.create()
-    train, valid = parts["train"], parts["valid"]
+    train = task.training_rows(parts["train"], "data.split train")
+    valid = task.training_rows(parts["valid"], "data.split valid")
     start = time.perf_counter()
     kind = estimators.kind_of(entry)
     estimator = estimators.build(entry, task, train, prepared.config.data.standardize, module)
@@ -257,6 +268,8 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     start = time.perf_counter()
     metrics = _score(estimator, task, parts, folder)
     seconds = {"fit": fit_seconds, "predict": time.perf_counter() - start}
+    generated = _compare_generated(estimator, parts["test"], prepared, folder, say, entry.name)
+    metrics.setdefault("test", {}).update(generated)
     folder.write_metrics(metrics, seconds)
     _rank_variables(estimator, task, valid, prepared.config, folder, say, entry.name)
     folder.seal()  # from now on every read of the method's files is checked
@@ -299,6 +312,37 @@ def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) 
             metrics[name].update({prefix + k: v for k, v in values.items() if math.isfinite(v)})
     folder.write_predictions(arrays)
     return metrics
+
+
+#: the numbers of a generative method's ``generated.json`` that also enter its test metrics
+GENERATED_METRICS = ("classifier_auc", "classifier_auc_high_level", "separation_power_mean",
+                     "separation_power_max", "wasserstein_mean")
+
+
+def _compare_generated(estimator, test, prepared: Prepared, folder: MethodDirectory, say,
+                       name: str) -> dict[str, float]:
+    """A generative method draws as many samples as the test split holds, with its conditions,
+    and writes their comparison with it (``generated.json``: observables, separation powers,
+    Wasserstein distances, the classifier test, sample diversity, samples per second).
+
+    Returns the summary numbers (:data:`GENERATED_METRICS`) for the test metrics; none for a
+    method that does not generate.
+    """
+    if not getattr(estimator, "generates", False) or not folder.writer or test.streamed or len(test) < 2:
+        return {}
+    from quanta.evaluate.generated import compare_samples
+
+    condition = {key: test.arrays[key] for key in estimator.conditions}
+    start = time.perf_counter()
+    fake = estimator.sample(len(test), condition, seed=prepared.config.seed)
+    seconds = time.perf_counter() - start
+    record = compare_samples(test.x, fake, test.arrays, test.info, seed=prepared.config.seed,
+                             conditions=estimator.conditions)
+    record["samples_per_second"] = len(test) / max(seconds, 1e-12)
+    folder.write_generated(record)
+    say(f"{name}: {len(test):,} generated samples ({record['samples_per_second']:,.0f}/s) against the "
+        f"test split: classifier AUC {record['classifier_auc']:.3f} (0.5: indistinguishable)")
+    return {key: float(record[key]) for key in GENERATED_METRICS if key in record}
 
 
 def reload_method(entry, folder: MethodDirectory) -> MethodResult:

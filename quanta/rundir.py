@@ -199,6 +199,7 @@ class MethodDirectory(_Folder):
     HISTORY = "history.jsonl"
     PREDICTIONS = "predictions.npz"
     IMPORTANCE = "importance.json"
+    GENERATED = "generated.json"  # a generative method's samples compared with the test split
 
     @property
     def finished(self) -> bool:
@@ -276,6 +277,17 @@ class MethodDirectory(_Folder):
             raise
         except Exception as error:  # numpy raises many types for a damaged archive
             raise UserError(f"{path}: not a readable NumPy .npz archive ({first_line(error)})") from None
+
+    def write_generated(self, record: dict[str, Any]) -> Path:
+        """Write the comparison of a generative method's samples with the test split
+        (:func:`quanta.evaluate.generated.compare_samples`)."""
+        return self.write_json(self.GENERATED, record)
+
+    def read_generated(self) -> dict[str, Any] | None:
+        """The comparison of generated with test samples, or None for a method that does not generate."""
+        if not (self.path / self.GENERATED).is_file():
+            return None
+        return self.read_json(self.GENERATED)
 
     def write_importance(self, record: dict[str, Any]) -> Path:
         """Write the method's variable ranking (:func:`quanta.ranking.variable_ranking`)."""

@@ -58,6 +58,13 @@ class Standardize:
             out = out * mask[..., None]
         return out.astype(np.float32, copy=False)
 
+    def invert_arrays(self, x: np.ndarray) -> np.ndarray:
+        """Standardised ``x`` back in the inputs' own units (generated samples), float32."""
+        self._check_fitted()
+        shape = [1] * x.ndim
+        shape[self.axis_] = -1
+        return (x * self.scale_.reshape(shape) + self.mean_.reshape(shape)).astype(np.float32, copy=False)
+
     def state(self) -> dict[str, np.ndarray]:
         """Fitted state as arrays (saved with the model's checkpoint)."""
         self._check_fitted()

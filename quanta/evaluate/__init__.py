@@ -34,6 +34,15 @@ from quanta.evaluate.regression import regression_metrics, uncertainty_metrics
 #: Which way each metric improves: "max", "min", or "zero" (closest to 0 is best).
 METRIC_GOALS: dict[str, str] = {
     "auc": "max",
+    "knn_accuracy": "max",
+    "anomaly_auc": "max",
+    "reconstruction_mse": "min",
+    "mahalanobis_squared": "min",
+    "classifier_auc": "min",
+    "classifier_auc_high_level": "min",
+    "separation_power_mean": "min",
+    "separation_power_max": "min",
+    "wasserstein_mean": "min",
     "accuracy": "max",
     "auc_macro": "max",
     "r2": "max",

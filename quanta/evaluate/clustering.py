@@ -1,17 +1,30 @@
-"""Clustering metrics from the squared distances of each sample to each cluster centre.
+"""Clustering metrics from each sample's cost of belonging to each cluster.
 
-A clustering method (k-means, a Gaussian mixture) predicts ``distance[N, K]``:
-the squared distance of every sample to every centre, in the standardised
-input space. Its sample's cluster is the nearest centre. From these alone:
+A clustering method predicts ``cost[N, K] >= 0`` for every sample and
+cluster; the sample's cluster is the cheapest (``argmin``). The two built-in
+costs:
 
-- ``inertia``: weighted mean squared distance to the nearest centre (k-means' objective);
+- k-means: the squared distance to each centre, in the standardised input space;
+- a Gaussian mixture: the negative log responsibility ``-ln p(k | x)`` of each
+  component (0 for a certain member, ``ln 2`` on the boundary of two); the
+  cheapest is the most probable component, the mixture's own assignment.
+
+From these alone:
+
+- ``inertia``: weighted mean cost of the chosen cluster (k-means: its
+  objective, the mean squared distance to the nearest centre; a mixture: the
+  mean ``-ln`` of the largest responsibility, how uncertain the assignments are);
 - ``silhouette``: the simplified silhouette, the mean over samples of
-  ``(b - a) / max(a, b)`` with ``a`` and ``b`` the distances to the nearest and
-  second-nearest centre (1: well separated, 0: on a boundary);
+  ``(b - a) / max(a, b)`` with ``a`` and ``b`` the square roots of the cheapest
+  and second-cheapest costs (1: well separated, 0: on a boundary; for k-means
+  the distances to the nearest and second-nearest centre);
 - with labels (when the data carry ``y``, used only here): ``adjusted_rand``
   (the adjusted Rand index of clusters against classes, 0 for chance, 1 for
   identical partitions) and ``purity`` (fraction of samples in their
   cluster's majority class).
+
+The label-free numbers compare methods of one kind; between k-means and a
+mixture, compare ``adjusted_rand`` and ``purity``.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ def clustering_metrics(y: ArrayLike | None, distance: ArrayLike, weight: ArrayLi
     """``inertia`` and ``silhouette``, and with labels ``adjusted_rand`` and ``purity``."""
     d = as_finite("distance", distance, ndim=(2,))
     if d.shape[1] < 2:
-        raise UserError(f"distance: expected squared distances to at least 2 centres, received shape {d.shape}")
+        raise UserError(f"distance: expected the costs of at least 2 clusters, received shape {d.shape}")
     w = as_weight(weight, len(d))
     nearest = np.sort(np.sqrt(np.maximum(d, 0.0)), axis=1)
     a, b = nearest[:, 0], nearest[:, 1]

@@ -50,6 +50,7 @@ GROUPING_OF_OUTPUT = {
     "signal_probability": "classes",
     "class_probabilities": "classes",
     "values": "regression",
+    "anomaly_scores": "classes",  # labels, when present, only evaluate: the inputs per class
 }
 #: Significant digits kept in the record.
 DIGITS = 5

@@ -77,6 +77,9 @@ CONVERTIBLE = {
 NOT_CONVERTIBLE = {
     "gaussian_process": "a GPyTorch model has no ONNX converter (its predictive mean solves "
                         "against the training data with a Cholesky factor of the kernel matrix)",
+    "independent_gaussians": "a generative baseline: its product is samples (quanta sample), and its score, the Gaussian log-likelihood, is a few lines of NumPy",  # noqa: E501
+    "gaussian_mixture": "its scores, -ln p(k | x), are not among the score steps quanta appends to skl2onnx's GaussianMixture graph (probabilities); with codes_from it also reads another entry's network",  # noqa: E501
+    "pca": "its scores are the embedding task's codes, an output quanta's ONNX graphs do not end in yet (skl2onnx converts PCA's transform); with codes_from it also reads another entry's network",  # noqa: E501
     "ensemble": "its members are other entries of the run, loaded from their own folders; export "
                 "each member and combine their scores",
 }

@@ -80,6 +80,8 @@ NOT_EXPORTABLE = {
         "batch has levels (a loop over a count read from the data), which a static graph would "
         "fix at the depth it was traced with"
     ),
+    "vae": "its scores (the per-sample negative ELBO) are computed by the generation task from the encoder and decoder, not by forward; its product is new samples (Run.sample)",
+    "gan": "its saved score is minus the critic's value, which the generation task computes beside samples from a seeded generator, not the model's forward; its product is new samples from the generator, which takes noise, not the data (Run.sample)",
 }
 #: tolerance of the check against PyTorch: |onnx - torch| <= ATOL + RTOL |torch|
 ATOL, RTOL = 1e-4, 1e-3
@@ -245,7 +247,7 @@ class DeployedNetwork(torch.nn.Module):
             if self.zero_padding:
                 x = x * named["mask"].unsqueeze(-1).to(x.dtype)
             named["x"] = x
-        return self.model(*(named[name] for name in self.model_inputs)).float()
+        return self.task.forward(self.model, named, tuple(self.model_inputs)).float()  # what scores read
 
     def forward(self, *arrays: torch.Tensor):
         output = self._outputs(*arrays)

@@ -26,6 +26,10 @@ METHODS.declare("random_forest", "quanta.methods.random_forest:RandomForest",
                 "Random forest (scikit-learn): averaged decision trees on bootstrap samples and random feature subsets")
 METHODS.declare("kmeans", "quanta.methods.kmeans:KMeans",
                 "k-means clustering (scikit-learn) of standardised inputs; needs no labels")
+METHODS.declare("gaussian_mixture", "quanta.methods.gaussian_mixture:GaussianMixture",
+                "Gaussian mixture clustering (scikit-learn, EM) of standardised inputs; needs no labels")
+METHODS.declare("pca", "quanta.methods.pca:PCA",
+                "Principal component analysis (scikit-learn): the first directions of largest variance")
 METHODS.declare("svm", "quanta.methods.svm:SVM",
                 "Support-vector machine (scikit-learn, libsvm): the widest-margin boundary in a "
                 "kernel's space")
@@ -49,6 +53,7 @@ METHODS.declare("sgd", "quanta.methods.sgd:SGD",
 METHODS.declare("hist_boosting", "quanta.methods.hist_boosting:HistBoosting",
                 "Histogram gradient-boosted trees (scikit-learn's HistGradientBoosting, as "
                 "LightGBM)")
+METHODS.declare("independent_gaussians", "quanta.methods.independent_gaussians:IndependentGaussians", "Independent Gaussians per input element, optionally in bins of a condition: the generative baseline")  # noqa: E501
 METHODS.declare("gaussian_process", "quanta.methods.gaussian_process:GaussianProcess",
                 "Gaussian-process regression (GPyTorch): predictive mean and band; per-point "
                 "measurement noise")

@@ -96,7 +96,7 @@ class ScikitLearnMethod(Method):
         output = task.evaluation.output
         if output not in self.learners:
             kinds = {"signal_probability": "binary", "class_probabilities": "multiclass", "values": "regression",
-                     "clusters": "clustering"}
+                     "clusters": "clustering", "codes": "embedding"}
             allowed = ", ".join(kinds.get(k, k) for k in self.learners)
             raise UserError(f"{self.label()}: task '{task.name}' is not supported; allowed: {allowed}")
         return getattr(self, self.learners[output])()

@@ -33,6 +33,8 @@ for _name, _target, _description in (
     ("inception", "inception:InceptionNet", "Inception-style network: parallel 1x1, 3x3, 5x5 and pooling branches, concatenated"),
     ("stn_cnn", "spatial_transformer:SpatialTransformerCNN", "CNN behind a spatial transformer that learns to align its input"),
     ("unet", "unet:UNet", "U-Net: encoder-decoder with skip connections for image-to-image tasks"),
+    ("autoencoder", "autoencoder:Autoencoder", "Dense autoencoder: a dense encoder to a small code and the mirrored decoder, on the flattened inputs"),
+    ("conv_autoencoder", "conv_autoencoder:ConvAutoencoder", "Convolutional autoencoder: strided convolutions down to a code, transposed convolutions back up"),
     ("rnn", "recurrent:RecurrentNet", "Recurrent network (simple RNN, GRU or LSTM): stacked, optionally bidirectional, masked"),
     ("seq2seq", "seq2seq:Seq2Seq", "Encoder-decoder GRU with additive (Bahdanau) attention"),
     ("transformer", "transformer:TransformerEncoder", "Transformer encoder: pre-norm multi-head self-attention with positional encodings"),
@@ -50,6 +52,8 @@ for _name, _target, _description in (
     ("ode_net", "neural_ode:ODENet", "Neural ODE network: input layer, a continuous-depth ODE block, a dense head"),
     ("ode_trajectory", "neural_ode:ODETrajectory",
      "Neural ODE of a dynamical system: learns dz/dt = f(z) and integrates initial states in time"),
+    ("vae", "vae:VAE", "Variational autoencoder: a dense Gaussian encoder and decoder; samples from the prior, optionally conditioned"),
+    ("gan", "gan:GAN", "Generative adversarial network: a dense generator and a dense critic, optionally conditional"),
 ):
     MODELS.declare(_name, f"quanta.models.{_target}", _description)
 

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING
 from quanta.errors import UserError
 from quanta.evaluate import COMPANIONS, metric_goal
 from quanta.report.data_section import data_section
+from quanta.report.embedding_figures import EMBEDDING_FIGURES
 from quanta.report.figure_files import FIGURES_FOLDER, PNG_DPI, FigureFiles, drawing, png_bytes
 from quanta.report.figure_files import current as current_drawing
+from quanta.report.generated_section import generated_section
 from quanta.report.importance_section import importance_section
 from quanta.report.inputs_section import inputs_section
 from quanta.report.markup import escaped
@@ -308,7 +310,8 @@ def _figure_block(title: str, caption: str, draw: Callable[[], Figure]) -> str:
 
 
 def _predictions(run: RunRecord, split: str) -> dict[str, tuple]:
-    return {m.name: m.predictions[split].as_tuple() for m in run.methods if split in m.predictions}
+    return {m.name: m.predictions[split].as_tuple() for m in run.methods
+            if split in m.predictions and m.predictions[split].y is not None}  # figures of labels
 
 
 def _colours(run: RunRecord) -> dict[str, str]:
@@ -321,7 +324,7 @@ def _colours(run: RunRecord) -> dict[str, str]:
 def _evaluation_split(run: RunRecord) -> str | None:
     """The split the comparison figures use: test if saved, else valid, else train."""
     for split in REPORT_ORDER:
-        if _predictions(run, split):
+        if any(split in m.predictions for m in run.methods):
             return split
     return None
 
@@ -329,6 +332,8 @@ def _evaluation_split(run: RunRecord) -> str | None:
 def _roc_figures(run: RunRecord, split: str) -> list[str]:
     from quanta.evaluate import figures
 
+    if not _predictions(run, split):  # an anomaly search on data without labels
+        return []
     return [
         _figure_block(
             f"ROC curves ({split} split)",
@@ -347,7 +352,7 @@ def _score_distribution_figures(run: RunRecord, split: str) -> list[str]:
     pairs = {
         m.name: (m.predictions["train"].as_tuple(), m.predictions["test"].as_tuple())
         for m in run.methods
-        if "train" in m.predictions and "test" in m.predictions
+        if "train" in m.predictions and "test" in m.predictions and m.predictions["test"].y is not None
     }
     if pairs:
         blocks.append(
@@ -545,6 +550,7 @@ FIGURES = {
     "predictive_bands": _predictive_band_figures,
     "decision_tree": _decision_tree_figures,
     **SCORE_FIGURES,
+    **EMBEDDING_FIGURES,
 }
 
 #: figures of what the methods saved rather than of the task: drawn for every task, after the
@@ -673,7 +679,7 @@ def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
         f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
         f'<p class="path">{_e(run.path.resolve())}</p>{figure_files}</header>'
         f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
-        f"{_figures_section(run)}{importance_section(run)}{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
+        f"{_figures_section(run)}{generated_section(run)}{importance_section(run)}{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
         f"{_config_section(run)}"
         f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
         "directory.</footer></main></body></html>\n"

@@ -36,7 +36,7 @@ class SplitPredictions:
     method predicts one (``<split>_uncertainty`` in ``predictions.npz``).
     """
 
-    y: np.ndarray
+    y: np.ndarray | None  # None: an unsupervised method on data without labels
     score: np.ndarray
     weight: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
@@ -89,9 +89,9 @@ def _predictions(arrays: dict[str, np.ndarray], path: Path) -> dict[str, SplitPr
     predictions = {}
     for split in REPORT_ORDER:
         y, score = arrays.get(f"{split}_y"), arrays.get(f"{split}_score")
-        if y is None or score is None:
+        if score is None:
             continue
-        if len(y) != len(score):
+        if y is not None and len(y) != len(score):
             raise UserError(f"{path}: {split}_y has {len(y)} entries but {split}_score has {len(score)}")
         uncertainty = arrays.get(f"{split}_uncertainty")
         if uncertainty is not None and uncertainty.shape != score.shape:
@@ -120,7 +120,8 @@ def infer_task(methods: list[MethodRecord]) -> str | None:
     """Guess the task from saved predictions (or metric names) when config.yaml does not name it."""
     from quanta.tasks.evaluation import infer_task as guess
 
-    scores = [(split.y, split.score) for method in methods for split in method.predictions.values()]
+    scores = [(split.y, split.score) for method in methods for split in method.predictions.values()
+              if split.y is not None]
     return guess(scores, {k for m in methods for values in m.metrics.values() for k in values})
 
 

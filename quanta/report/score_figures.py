@@ -39,6 +39,7 @@ def _overtraining_log_figures(run: RunRecord, split: str) -> list[str]:
     pairs = {
         m.name: (m.predictions["train"].as_tuple(), m.predictions["test"].as_tuple())
         for m in run.methods if "train" in m.predictions and "test" in m.predictions
+        and m.predictions["test"].y is not None
     }
     if not pairs:
         return []

@@ -25,6 +25,10 @@ TASKS.declare("perceptron", "quanta.tasks.perceptron:PerceptronRule",
               "Rosenblatt's perceptron rule: weights move by r (t - y) x for every misclassified sample")
 TASKS.declare("clustering", "quanta.tasks.clustering:Clustering",
               "Unsupervised clustering: no targets needed; inertia and silhouette, adjusted Rand index against labels")
+TASKS.declare("autoencoding", "quanta.tasks.autoencoding:Autoencoding", "Autoencoders: rebuild the inputs through a code; the per-sample reconstruction error is the score (anomaly detection)")
+TASKS.declare("generation", "quanta.tasks.generation:Generation", "Generative modelling: learn the distribution of the inputs x, optionally conditioned, and sample from it")
+TASKS.declare("embedding", "quanta.tasks.embedding:Embedding",
+              "Dimensionality reduction: no targets needed; explained variance, and a 2D map of the samples coloured by label")
 
 
 def register(name: str, description: str | None = None):

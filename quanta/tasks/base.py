@@ -89,11 +89,32 @@ class Task:
         """Mean loss over the (unmasked) elements of a batch, weighted per sample."""
         raise NotImplementedError
 
+    def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                inputs: tuple[str, ...]) -> torch.Tensor:
+        """What :meth:`scores` and :meth:`metrics` read for a batch: by default ``model(*inputs)``.
+
+        An unsupervised task overrides it to compare the model's output with
+        its own inputs (an autoencoder's per-sample reconstruction error) or to
+        run a part of the model (a GAN's critic on real and generated samples).
+        The trainer calls it for prediction and validation (in eval mode, no
+        gradients); the default :meth:`training_loss` calls it too.
+        """
+        return model(*(batch[name] for name in inputs))
+
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
                       inputs: tuple[str, ...]) -> torch.Tensor:
         """The loss of one training batch (the default step backpropagates it)."""
-        output = model(*(batch[name] for name in inputs))
-        return self.loss(output, batch["y"], batch.get("weight"), batch.get("target_mask"))
+        output = self.forward(model, batch, inputs)
+        return self.loss(output, batch.get("y"), batch.get("weight"), batch.get("target_mask"))
+
+    def training_rows(self, part: Any, where: str) -> Any:
+        """The rows of a train or valid ``part`` that methods learn from (all of them by default).
+
+        An anomaly search trains on background only (``autoencoding`` with
+        ``train_on``); every split is still scored and evaluated whole.
+        ``where`` names the part in a one-line error.
+        """
+        return part
 
     def optimised_parts(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
         """``{name: module}``: one optimiser (and schedule) per part; the default trains the whole model."""
@@ -124,7 +145,10 @@ class Task:
 
     def metrics(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Validation metrics as 0-d tensors on the device (read once per epoch)."""
+        """Validation metrics as 0-d tensors on the device (read once per epoch).
+
+        ``target`` is None for an unsupervised task on data without labels.
+        """
         return {"loss": self.loss(output, target, weight, mask).detach()}
 
     def evaluation_heads(self, arrays: dict[str, np.ndarray],

@@ -19,14 +19,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from quanta.errors import UserError, unknown_name
+from quanta.evaluate.anomaly import anomaly_metrics
 from quanta.evaluate.binary import binary_metrics
 from quanta.evaluate.clustering import clustering_metrics
+from quanta.evaluate.embedding import embedding_metrics
+from quanta.evaluate.generation_scores import generation_score_metrics
 from quanta.evaluate.images import reconstruction_metrics, segmentation_metrics
 from quanta.evaluate.multiclass import multiclass_metrics
 from quanta.evaluate.regression import regression_metrics, uncertainty_metrics
 
 #: the kinds of output a task's scores have; a classical method maps them to its learner
-OUTPUTS = ("signal_probability", "class_probabilities", "values", "images", "class_maps", "clusters", "heads")
+OUTPUTS = ("signal_probability", "class_probabilities", "values", "images", "class_maps", "clusters", "codes",
+           "anomaly_scores", "heads")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ REGRESSION = Evaluation(regression_metrics, "values", ("residuals", "resolution"
 RECONSTRUCTION = Evaluation(reconstruction_metrics, "images", prediction="prediction")
 SEGMENTATION = Evaluation(segmentation_metrics, "class_maps")
 CLUSTERING = Evaluation(clustering_metrics, "clusters", prediction="cluster", needs_targets=False)
+AUTOENCODING = Evaluation(anomaly_metrics, "anomaly_scores", ("roc_curves", "score_distributions_log"), needs_targets=False)  # noqa: E501
+GENERATION = Evaluation(generation_score_metrics, "anomaly_scores", needs_targets=False)  # per-sample scores
+EMBEDDING = Evaluation(embedding_metrics, "codes", ("embedding_map", "explained_variance"), prediction="code", needs_targets=False)
 
 
 
@@ -80,6 +87,9 @@ EVALUATIONS: dict[str, Evaluation] = {
     "segmentation": SEGMENTATION,
     "perceptron": BINARY,  # scores are 0/1 decisions
     "clustering": CLUSTERING,
+    "autoencoding": AUTOENCODING,
+    "generation": GENERATION,
+    "embedding": EMBEDDING,
     "multitask": MULTITASK,
 }
 

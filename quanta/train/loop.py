@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from quanta.data.batching import DeviceData
-from quanta.errors import UserError
+from quanta.errors import TrainingFailed
 from quanta.tasks.base import Task
 from quanta.train.augment import AugmentPipeline, build_augmentations
 from quanta.train.callbacks import Callback
@@ -50,7 +50,7 @@ from quanta.train.schedules import LearningRateSchedule
 from quanta.train.state import TrainingState
 
 
-class TrainingDiverged(UserError):
+class TrainingDiverged(TrainingFailed):
     """The training loss became NaN or infinite: the weights are lost, the last checkpoint is kept."""
 
     def __init__(self, epoch: int, loss: float, lr: float):
@@ -194,7 +194,7 @@ class Trainer:
         chunks, kept = [], {name: [] for name in keep}
         for batch in data.in_order(batch_size):
             with self.state.autocast():
-                chunks.append(self.state.model(*(batch[name] for name in self.inputs)).float())
+                chunks.append(self.task.forward(self.state.model, batch, self.inputs).float())
             for name, parts in kept.items():
                 if name in batch:
                     parts.append(batch[name])
@@ -210,7 +210,7 @@ class Trainer:
         names = (*(self.target_arrays or ("y",)), "weight", "target_mask")
         output, tensors = self.outputs(data, keep=names)
         target = ({name: tensors[name] for name in self.target_arrays} if self.target_arrays
-                  else tensors["y"])
+                  else tensors.get("y"))  # None: an unsupervised task on data without labels
         metrics = self.task.metrics(output, target, tensors.get("weight"), tensors.get("target_mask"))
         values = torch.stack([v.float() for v in metrics.values()]).tolist()
         return dict(zip(metrics, values, strict=True))

@@ -30,7 +30,7 @@ import torch
 from quanta.data.batching import DeviceData
 from quanta.data.dataset import Dataset
 from quanta.data.transforms import Standardize, TargetScaling
-from quanta.errors import UserError
+from quanta.errors import TrainingFailed, UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import parameters, validate_params
 from quanta.rundir import MethodDirectory
@@ -41,7 +41,7 @@ from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
 from quanta.train.checkpoint import load_checkpoint, save_checkpoint
 from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
-from quanta.train.loop import Trainer, TrainingDiverged, TrainingInterrupted
+from quanta.train.loop import Trainer, TrainingInterrupted
 from quanta.train.mc_dropout import dropout_layers
 from quanta.train.progress import Progress
 from quanta.train.transfer import MODEL_FILE, TransferReport, load_matching
@@ -153,8 +153,8 @@ class Network:
         except TrainingInterrupted as stop:
             stop.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
             raise
-        except TrainingDiverged as diverged:
-            raise UserError(diverged.describe(label)) from None
+        except TrainingFailed as failed:  # a diverging loss, a task's own guard
+            raise UserError(failed.describe(label)) from None
         self.history = self.trainer.history
         return self
 
@@ -205,6 +205,42 @@ class Network:
         if sigmas[0] is not None:
             variance = variance + torch.stack(sigmas).pow(2).mean(dim=0)
         return self._in_target_units(passes.mean(dim=0), variance.sqrt())
+
+    @property
+    def generates(self) -> bool:
+        """Whether the model can draw new samples (it has ``sample``: a VAE, a GAN)."""
+        return callable(getattr(self.model, "sample", None))
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The data-set arrays a conditional generative model is conditioned on (e.g. ``energy``)."""
+        return tuple(getattr(self.model, "conditions", ()))
+
+    def sample(self, n: int, condition: dict[str, Any] | None = None, seed: int = 0,
+               batch_size: int = 8192) -> np.ndarray:
+        """``n`` new samples of the inputs ``x``, in the inputs' own units (the standardisation undone).
+
+        The model draws them in the units it was trained in (its
+        ``sample(n, condition, generator)``); ``condition`` gives each of the
+        model's :attr:`conditions` as one value or ``n`` values (raw units,
+        as in the data). The same ``seed`` gives the same samples.
+        """
+        if not self.generates:
+            raise UserError(f"{type(self.model).__name__} does not generate samples; sampling needs a "
+                            "generative model (vae, gan)")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise UserError(f"sample: n must be an integer >= 1, received {n!r}")
+        values = _condition_tensors(self.conditions, condition or {}, int(n), self.device)
+        generator = torch.Generator(self.device).manual_seed(int(seed))
+        self.model.to(self.device).eval()
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, int(n), batch_size):
+                count = min(batch_size, int(n) - start)
+                part = {k: v[start:start + count] for k, v in values.items()} or None
+                chunks.append(self.model.sample(count, part, generator).float().cpu())
+        samples = torch.cat(chunks).numpy()
+        return self.transform.invert_arrays(samples) if self.transform is not None else samples
 
     def _in_target_units(self, scores: torch.Tensor,
                          sigma: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -263,6 +299,32 @@ def describe(network: Network) -> str:
     """One line: the model's class and its number of trainable parameters."""
     count = sum(p.numel() for p in network.model.parameters() if p.requires_grad)
     return f"{type(network.model).__name__} with {count:,} trainable parameters"
+
+
+def _condition_tensors(names: tuple[str, ...], condition: dict[str, Any], n: int,
+                       device: torch.device) -> dict[str, torch.Tensor]:
+    """Each condition as ``n`` float32 values on ``device``, or a one-line error naming it."""
+    unknown = sorted(set(condition) - set(names))
+    if unknown:
+        allowed = ", ".join(names) if names else "none (the model is not conditional)"
+        raise UserError(f"sample: condition '{unknown[0]}' is not one the model was trained on; allowed: {allowed}")
+    missing = [name for name in names if name not in condition]
+    if missing:
+        raise UserError(f"sample: the model is conditioned on {', '.join(names)}; give {missing[0]} "
+                        f"(e.g. condition={{'{missing[0]}': 50.0}})")
+    tensors = {}
+    for name in names:
+        try:
+            values = np.asarray(condition[name], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UserError(f"sample: condition {name} must be numbers, received {condition[name]!r}") from None
+        if values.ndim == 0:
+            values = np.full(n, values, dtype=np.float32)
+        if values.shape[:1] != (n,) or not np.all(np.isfinite(values)):
+            raise UserError(f"sample: condition {name} must be one finite value or {n} of them, "
+                            f"received shape {values.shape}")
+        tensors[name] = torch.as_tensor(values, device=device)
+    return tensors
 
 
 def _mean_and_scale(scaling: Standardize | TargetScaling | None) -> tuple:

@@ -67,6 +67,8 @@ EXAMPLES = {
         1,
     ),
     "unet": ({"x": IMAGE}, {"depth": 2, "width": 4}, "segmentation", 3),
+    "autoencoder": ({"x": TABLE}, {"code": 2, "hidden": [8]}, "regression", 5),
+    "conv_autoencoder": ({"x": IMAGE}, {"channels": [4, 8], "code": 4}, "reconstruction", 1),
     "rnn": (SEQUENCE, {"hidden": 8, "cell": "lstm"}, "binary", 1),
     "seq2seq": (
         {**SEQUENCE, "decoder_input": (4,)},
@@ -135,6 +137,8 @@ EXAMPLES = {
 #: a small build of each model that NOT_EXPORTABLE names
 REFUSED = {
     "hnn": ({"x": (4,)}, {"hidden": [8]}, "regression", 4),
+    "vae": ({"x": TABLE}, {"latent": 2, "hidden": [8]}, "generation", 1),
+    "gan": ({"x": TABLE}, {"generator_hidden": [8], "critic_hidden": [8]}, "generation", 1),
     "recursive_jet": (
         {"x": (5, 3), "mask": (5,), "children": (5, 2), "level": (5,)},
         {"hidden": 4, "head": [4]},

@@ -105,7 +105,7 @@ def test_loading_any_method_runs_no_code_a_file_names(method, tmp_path, monkeypa
     attacker wants run: loading refuses it, and nothing is called."""
     import os
 
-    task = "clustering" if method == "kmeans" else "binary"
+    task = {"kmeans": "clustering", "gaussian_mixture": "clustering", "pca": "embedding"}.get(method, "binary")
     train, _ = halves(gaussians(400), 350)
     small = {"random_forest": {"n_estimators": 5}, "extra_trees": {"n_estimators": 5},
              "adaboost": {"n_estimators": 5}, "hist_boosting": {"max_iter": 5, "n_jobs": 1}}

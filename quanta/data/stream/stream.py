@@ -295,6 +295,8 @@ class StreamPart:
 
     def check_targets(self, check: Callable[[np.ndarray, str], np.ndarray]) -> None:
         """Apply a task's target check to this part's targets; batches follow its dtype."""
+        if "y" not in self.targets:  # an unsupervised task on files without labels
+            return
         where = self.stream.info.get("targets_from") or f"{self.stream.name} targets"
         self.targets["y"] = check(self.targets["y"], f"{where} ({self.name} split)")
         self.stream.y_dtype = self.targets["y"].dtype
