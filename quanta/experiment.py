@@ -380,18 +380,19 @@ def _summary(run: ExperimentRun, task) -> str:
     first = list(dict.fromkeys(key for _, values in rows for key in values))  # every method's
     keys = [k for k in first if not any(k.endswith(s) and k.removesuffix(s) in first for s in COMPANIONS)]
     width = max([len(n) for n, _ in rows] + [6])
-    lines = ["test metrics:", "  " + "method".ljust(width) + "".join(k.rjust(18) for k in keys)]
+    columns = {key: max(18, len(key) + 2) for key in keys}  # a long metric name keeps its column
+    lines = ["test metrics:", "  " + "method".ljust(width) + "".join(k.rjust(columns[k]) for k in keys)]
     for name, values in rows:
         cells = []
         for key in keys:
-            value = values.get(key)
+            value, size = values.get(key), columns[key]
             if value is None:  # not given by this method (a coverage without an uncertainty)
-                cells.append("-".rjust(18))
+                cells.append("-".rjust(size))
             elif values.get(f"{key}_lower_limit"):
-                cells.append(f"> {value:,.0f}".rjust(18))
+                cells.append(f"> {value:,.0f}".rjust(size))
             elif f"{key}_error" in values:
-                cells.append(format_measurement(value, values[f"{key}_error"]).rjust(18))
+                cells.append(format_measurement(value, values[f"{key}_error"]).rjust(size))
             else:
-                cells.append(f"{value:18.4f}")
+                cells.append(f"{value:{size}.4f}")
         lines.append("  " + name.ljust(width) + "".join(cells))
     return "\n".join(lines)

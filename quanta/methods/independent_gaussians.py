@@ -52,6 +52,8 @@ class IndependentGaussians(Method):
         clip_min: samples below it are set to it. The default 0 suits energies and
             counts, which are never negative; fitting refuses training inputs below it
             (signed inputs need ``clip_min: null`` or their own bound).
+        threshold: samples below it read 0, a readout's zero suppression, as the
+            generative networks' ``threshold`` (:mod:`quanta.models.readout`); None: none.
 
     Needs no labels; ``sample(n, condition, seed)`` draws new inputs in the data's units.
     """
@@ -60,10 +62,11 @@ class IndependentGaussians(Method):
 
     def __init__(self, condition: str | None = None,
                  bins: Annotated[int, Field(ge=1, le=1000, description="an integer in [1, 1000]")] = 10,
-                 clip_min: float | None = 0.0):
+                 clip_min: float | None = 0.0, threshold: float | None = None):
         self.condition = condition
         self.bins = bins
         self.clip_min = clip_min
+        self.threshold = threshold
         self.history = []
 
     @property
@@ -178,6 +181,8 @@ class IndependentGaussians(Method):
         x = self.mean_[which] + self.std_[which] * draws
         if self.clip_min is not None:
             x = np.maximum(x, self.clip_min)
+        if self.threshold is not None:
+            x = np.where(x < self.threshold, 0.0, x)
         return x.reshape(n, *self.input_shape_).astype(np.float32)
 
     def _requested(self, condition: dict[str, Any], n: int) -> np.ndarray | None:
@@ -214,7 +219,7 @@ class IndependentGaussians(Method):
         tensors = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in
                    (("mean", self.mean_), ("std", self.std_), ("edges", self.edges_))}
         meta = {"format": FORMAT, "condition": self.condition, "bins": self.bins,
-                "clip_min": self.clip_min, "input_shape": self.input_shape_}
+                "clip_min": self.clip_min, "threshold": self.threshold, "input_shape": self.input_shape_}
         path = Path(directory) / MODEL_FILE
         save_checkpoint(path, tensors, meta)
         return path
@@ -230,9 +235,10 @@ class IndependentGaussians(Method):
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise UserError(f"{path}: not a saved independent_gaussians ({FORMAT})")
         try:
-            condition, clip_min = meta["condition"], meta["clip_min"]
+            condition, clip_min, threshold = meta["condition"], meta["clip_min"], meta.get("threshold")
             method = cls(None if condition is None else str(condition), int(meta["bins"]),
-                         None if clip_min is None else float(clip_min))
+                         None if clip_min is None else float(clip_min),
+                         None if threshold is None else float(threshold))
             method.input_shape_ = [int(n) for n in meta["input_shape"]]
             method.mean_ = tensors["mean"].double().numpy()
             method.std_ = tensors["std"].double().numpy()

@@ -39,6 +39,7 @@ from quanta.errors import UserError
 from quanta.models.activations import Activation
 from quanta.models.activations import activation as make_activation
 from quanta.models.hints import Probability, Size, Widths
+from quanta.models.readout import ZeroSuppression
 from quanta.registry import checked
 
 #: negative slope of the critic's leaky ReLUs (Radford et al. 2016's choice, kept by WGAN-GP)
@@ -128,6 +129,10 @@ class GAN(nn.Module):
             ``identity``.
         scale_by_condition: generate and judge ``x / condition`` (a
             calorimeter shower per unit of incident energy); needs a condition.
+        threshold: generated values below it, in the inputs' own units, read 0
+            in the final samples (not in training's): a readout's zero
+            suppression (:mod:`quanta.models.readout`; the ``calorimeter``
+            source's 0.5 MIP is 0.017 GeV); None: none.
 
     Shapes:
         - input ``x``: ``[N, *input_shape]``; a condition: ``[N]``.
@@ -145,6 +150,7 @@ class GAN(nn.Module):
     inputs: tuple[str, ...] = ("x",)
     #: the adversarial objective a generation task uses for this model unless told otherwise
     objective = "wgan_gp"
+    undoes_scalings = True  # Network.fit hands it the input standardisation (for ``threshold``)
 
     @checked("gan")
     def __init__(
@@ -160,9 +166,15 @@ class GAN(nn.Module):
         condition: str | None = None,
         condition_transform: Annotated[ConditionTransform, Field(description="one of log, identity")] = "log",
         scale_by_condition: bool = False,
+        threshold: Annotated[float | None, Field(allow_inf_nan=False, description="a number or null")] = None,
+        representation: Annotated[Literal["identity", "log"], Field(description="one of identity, log")] = "identity",
+        epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False, description="a number > 0")] = 0.01,
     ) -> None:
         super().__init__()
+        self.representation = representation
+        self.epsilon = epsilon
         self.input_shape = tuple(input_shape)
+        self.readout = ZeroSuppression(self.input_shape, threshold)  # of the final samples
         self.latent = latent
         self.generator_hidden = generator_hidden
         self.critic_hidden = critic_hidden
@@ -210,15 +222,28 @@ class GAN(nn.Module):
     def generate(self, z: torch.Tensor, *conditions: torch.Tensor) -> torch.Tensor:
         """Samples ``[N, *input_shape]`` for latent noise ``z [N, latent]`` and the conditions ``[N]``."""
         flat = self.generator(z, self.condition_features(*conditions))  # [N, features]
+        if self.representation == "log":  # the generator's u = log(1 + x / eps) -> x
+            flat = self.epsilon * torch.expm1(flat.clamp(0.0, 30.0))
         if self.scale_by_condition:
             flat = flat * conditions[0].reshape(-1, 1).to(flat.dtype)  # per unit of the condition -> x
+        if self.representation == "log":  # the data's units -> the standardised units the model sees
+            flat = (flat - self.readout.input_mean) / self.readout.input_scale
         return flat.reshape(z.shape[0], *self.input_shape)
+
+    def set_scalings(self, input_mean=None, input_scale=None, target_mean=None, target_scale=None) -> GAN:
+        """The fitted standardisation of ``x``, so that ``threshold`` acts in the data's units; returns self."""
+        self.readout.set_scalings(input_mean, input_scale)
+        return self
 
     def forward(self, x: torch.Tensor, *conditions: torch.Tensor) -> torch.Tensor:
         """The critic's value ``[N, 1]`` of samples ``x [N, *input_shape]``."""
         flat = x.reshape(x.shape[0], -1)  # [N, features]
+        if self.representation == "log":
+            flat = self.readout.raw(x)  # the data's own units
         if self.scale_by_condition:
             flat = flat / conditions[0].reshape(-1, 1).to(flat.dtype)  # x per unit of the condition
+        if self.representation == "log":  # the critic judges u = log(1 + x / eps)
+            flat = torch.log1p(flat.clamp_min(0.0) / self.epsilon)
         return self.critic(flat, self.condition_features(*conditions))
 
     def sample(self, n: int, condition: dict[str, torch.Tensor] | None = None,
@@ -234,7 +259,8 @@ class GAN(nn.Module):
             device = generator.device
         z = torch.randn(n, self.latent, generator=generator, device=device)  # [n, latent]
         values = [condition[name] for name in self.conditions] if self.conditions else []
-        return self.generate(z, *values)
+        samples = self.generate(z, *values)
+        return samples if self.training else self.readout(samples)  # training's fakes: not suppressed
 
 
 __all__ = ["GAN", "Critic", "Generator"]

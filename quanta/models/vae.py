@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
@@ -50,6 +49,7 @@ from quanta.errors import UserError
 from quanta.models.activations import Activation
 from quanta.models.hints import Size, Widths
 from quanta.models.mlp import MLP
+from quanta.models.readout import ZeroSuppression
 from quanta.registry import checked
 
 Representation = Literal["standardised", "log"]
@@ -72,6 +72,19 @@ class VAE(nn.Module):
             inputs or ``log`` of the raw non-negative values (see the module).
         epsilon: the ``log`` representation's scale, in the inputs' own units
             (0.01: 10 MeV for energies in GeV, below a calorimeter cell's threshold).
+        likelihood: the decoder's distribution of each input element given the
+            code. ``gaussian``: of fixed variance, the reconstruction term is the
+            squared error and samples are the decoder's means. ``heteroscedastic``:
+            the decoder also gives a log-variance per element, and samples are drawn
+            from that Gaussian. ``zero_inflated`` (with ``representation: log``, for
+            non-negative inputs with exact zeros, such as zero-suppressed calorimeter
+            cells): the decoder gives each element's probability of being non-zero
+            and its log energy when it is, the term is their Bernoulli and Gaussian
+            negative log-likelihoods, and samples draw which cells fire, so that a
+            cell hit in a third of the showers is not averaged below threshold.
+        threshold: generated values below it, in the inputs' own units, read 0:
+            a readout's zero suppression (:mod:`quanta.models.readout`; the
+            ``calorimeter`` source's 0.5 MIP is 0.017 GeV); None: none.
 
     Shapes:
         - input ``x``: ``[N, *input_shape]`` (standardised by quanta), and the
@@ -98,6 +111,9 @@ class VAE(nn.Module):
                                        Field(description="one of log, identity")] = "log",
         representation: Annotated[Representation, Field(description="one of standardised, log")] = "standardised",
         epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False, description="a number > 0")] = 0.01,
+        threshold: Annotated[float | None, Field(allow_inf_nan=False, description="a number or null")] = None,
+        likelihood: Annotated[Literal["gaussian", "heteroscedastic", "zero_inflated"],
+                              Field(description="one of gaussian, heteroscedastic, zero_inflated")] = "gaussian",
     ) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -113,10 +129,16 @@ class VAE(nn.Module):
         self.inputs: tuple[str, ...] = ("x", *self.conditions)  # forward(x, *conditions)
         extra = len(self.conditions)
         self.encoder = MLP(self.in_features + extra, 2 * latent, self.hidden, activation)
-        self.decoder = MLP(latent + extra, self.in_features, self.hidden[::-1], activation)
-        # the inputs' standardisation, one value per input (identity until set_scalings)
-        self.register_buffer("input_mean", torch.zeros(self.in_features))
-        self.register_buffer("input_scale", torch.ones(self.in_features))
+        if likelihood == "zero_inflated" and representation != "log":
+            raise UserError("vae: likelihood zero_inflated models exact zeros of non-negative inputs in "
+                            "their log representation; give representation: log")
+        self.likelihood = likelihood
+        # per element: the mean, and a log-variance (heteroscedastic) or a logit of being non-zero
+        outputs = self.in_features * (1 if likelihood == "gaussian" else 2)
+        self.decoder = MLP(latent + extra, outputs, self.hidden[::-1], activation)
+        # the inputs' standardisation, one value per input (identity until set_scalings), and the
+        # readout's zero suppression of generated samples
+        self.readout = ZeroSuppression(self.input_shape, threshold)
 
     @classmethod
     def for_data(cls, shapes: dict[str, tuple[int, ...]], out_features: int, **params) -> VAE:
@@ -140,15 +162,7 @@ class VAE(nn.Module):
         last axis (:class:`quanta.data.transforms.Standardize`); the values are
         spread over every input. Targets have no scaling here. Returns self.
         """
-        for buffer, values in ((self.input_mean, input_mean), (self.input_scale, input_scale)):
-            if values is None:
-                continue
-            values = np.asarray(values, dtype=np.float32).reshape(-1)
-            axis = 0 if len(self.input_shape) >= 3 else len(self.input_shape) - 1
-            shape = [1] * len(self.input_shape)
-            shape[axis] = -1
-            spread = np.broadcast_to(values.reshape(shape), self.input_shape).reshape(-1)
-            buffer.copy_(torch.from_numpy(spread.copy()))
+        self.readout.set_scalings(input_mean, input_scale)
         return self
 
     # -- the representation of the inputs -----------------------------------------------
@@ -157,14 +171,14 @@ class VAE(nn.Module):
         flat = x.reshape(x.shape[0], self.in_features)  # [N, D]
         if self.representation_kind == "standardised":
             return flat
-        raw = flat * self.input_scale + self.input_mean  # the inputs' own units
+        raw = flat * self.readout.input_scale + self.readout.input_mean  # the inputs' own units
         return torch.log1p(raw.clamp_min(0.0) / self.epsilon)
 
     def _inputs_from(self, values: torch.Tensor) -> torch.Tensor:
         """Decoder outputs ``[N, D]`` in the representation -> standardised ``x`` ``[N, *input_shape]``."""
         if self.representation_kind == "log":
             raw = self.epsilon * torch.expm1(values.clamp_min(0.0))
-            values = (raw - self.input_mean) / self.input_scale
+            values = (raw - self.readout.input_mean) / self.readout.input_scale
         return values.reshape(values.shape[0], *self.input_shape)
 
     def _condition(self, conditions: tuple[torch.Tensor, ...], n: int) -> torch.Tensor | None:
@@ -187,13 +201,39 @@ class VAE(nn.Module):
     def _decode(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return self.decoder(z if c is None else torch.cat([z, c.to(z.dtype)], dim=1))  # [N, D]
 
+    def _means(self, decoded: torch.Tensor) -> torch.Tensor:
+        """The decoder's means ``[N, D]`` (its outputs, or their first half with a learned variance)."""
+        return decoded[:, :self.in_features]
+
+    def reconstruction_term(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The per-sample reconstruction term ``[N]`` of the ELBO, float32, against ``target [N, D]``.
+
+        ``gaussian``: ``sum_d (r_d - u_d)^2``, the negative log-likelihood of
+        variance 1/2 up to a constant. ``heteroscedastic``: ``sum_d (r_d - u_d)^2 /
+        (2 s_d^2) + 1/2 log(2 s_d^2)``, the same at ``s_d^2 = 1/2``, ``log s_d^2``
+        the decoder's second half (clamped to [-10, 5]). ``zero_inflated``: the
+        binary cross-entropy of the second half (logits) against ``u_d > 0``, plus
+        ``(r_d - u_d)^2`` over the non-zero elements.
+        """
+        decoded, target = decoded.float(), target.float()
+        squared = (self._means(decoded) - target).pow(2)  # [N, D]
+        second = decoded[:, self.in_features:]  # [N, D] or empty
+        if self.likelihood == "gaussian":
+            return squared.sum(dim=1)
+        if self.likelihood == "heteroscedastic":
+            logvar = second.clamp(-10.0, 5.0)
+            return (0.5 * squared * torch.exp(-logvar) + 0.5 * (logvar + math.log(2.0))).sum(dim=1)
+        fired = (target > 0).to(squared.dtype)  # log1p(E / eps) > 0: a non-zero cell
+        bernoulli = nn.functional.binary_cross_entropy_with_logits(second, fired, reduction="none")
+        return (bernoulli + fired * squared).sum(dim=1)
+
     def encode(self, x: torch.Tensor, *conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The code's mean and log-variance ``([N, Z], [N, Z])`` for standardised ``x``."""
         return self._encode(self.representation(x), self._condition(conditions, x.shape[0]))
 
     def decode(self, z: torch.Tensor, *conditions: torch.Tensor) -> torch.Tensor:
         """Codes ``[N, Z]`` -> inputs ``[N, *input_shape]`` in the standardised units."""
-        return self._inputs_from(self._decode(z, self._condition(conditions, z.shape[0])))
+        return self._inputs_from(self._means(self._decode(z, self._condition(conditions, z.shape[0]))))
 
     def forward(self, x: torch.Tensor, *conditions: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -214,10 +254,20 @@ class VAE(nn.Module):
         """
         if self.conditions and not condition:
             raise UserError(f"vae: the model is conditioned on {self.condition}; give it")
-        device = self.input_mean.device
+        device = self.readout.input_mean.device
         z = torch.randn((n, self.latent), generator=generator, device=device)  # [n, Z]
         values = tuple(condition[name].to(device) for name in self.conditions)
-        return self.decode(z, *values)
+        decoded = self._decode(z, self._condition(values, n))
+        means = self._means(decoded)
+        second = decoded[:, self.in_features:]
+        if self.likelihood == "heteroscedastic":  # x ~ p(x | z): the decoder's own spread
+            spread = torch.exp(0.5 * second.clamp(-10.0, 5.0))
+            means = means + spread * torch.randn(means.shape, generator=generator, device=device)
+        elif self.likelihood == "zero_inflated":  # which elements fire, then their log energy
+            fired = torch.rand(means.shape, generator=generator, device=device) < torch.sigmoid(second)
+            means = torch.where(fired, means.clamp_min(0.0), torch.zeros_like(means))
+        samples = self._inputs_from(means)
+        return samples if self.training else self.readout(samples)  # zero suppression: final samples
 
     @torch.no_grad()
     def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8,

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from quanta.errors import UserError
+from quanta.tasks.autoencoding import reconstruction_error
 from quanta.tasks.base import Task, require_integer_labels
 from quanta.tasks.evaluation import EMBEDDING
 
@@ -51,7 +52,7 @@ class Embedding(Task):
             raise UserError(f"task 'embedding': model {type(model).__name__} returns shape "
                             f"{tuple(reconstruction.shape[1:])} per sample, not the inputs' "
                             f"{tuple(x.shape[1:])}; its forward must reconstruct x")
-        error = (reconstruction.float() - x.float()).pow(2).reshape(len(x), -1).mean(dim=1)
+        error = reconstruction_error(reconstruction, x, batch.get("mask"))  # as task autoencoding's
         return torch.cat([codes.float(), error[:, None]], dim=1)
 
     def loss(self, output: torch.Tensor, target: Any = None, weight: torch.Tensor | None = None,

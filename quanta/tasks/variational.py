@@ -9,8 +9,9 @@ For each sample the loss is the negative ELBO with a KL weight ``beta``
 where ``u = model.representation(x)`` is the input as the decoder's
 likelihood sees it (the standardised ``x``, flattened, or the log of the
 energies: :mod:`quanta.models.vae`) and ``r`` the decoder's output. The
-reconstruction term is a Gaussian log-likelihood of fixed variance, the
-squared error summed over the features (dividing the loss by ``beta`` shows
+reconstruction term is the model's Gaussian log-likelihood
+(``model.reconstruction_term``): of fixed variance, the squared error summed
+over the features (dividing the loss by ``beta`` shows
 the variance it implies, ``sigma_x^2 = beta / 2``: a small ``beta`` asks for
 sharp reconstructions, a large one for a code close to the prior). Training
 draws the code with the reparameterisation trick ``z = mu + sigma * eps``
@@ -40,7 +41,8 @@ class Variational(Objective):
 
     def optimised_parts(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
         module = getattr(model, "_orig_mod", model)
-        if not all(callable(getattr(module, name, None)) for name in ("encode", "decode", "representation")):
+        if not all(callable(getattr(module, name, None)) for name in ("encode", "decode", "representation",
+                                                                  "reconstruction_term")):
             raise UserError(f"task 'generation': objective 'vae' trains a variational autoencoder (model vae); "
                             f"model {type(module).__name__} has no encoder and decoder")
         return {"model": model}
@@ -54,7 +56,7 @@ class Variational(Objective):
         module = getattr(model, "_orig_mod", model)
         reconstruction, mean, logvar = model(*(batch[name] for name in inputs))  # [N, D], [N, Z], [N, Z]
         target = module.representation(batch["x"]).float()  # [N, D]
-        error = (reconstruction.float() - target).pow(2).sum(dim=1)  # [N]
+        error = module.reconstruction_term(reconstruction, target)  # [N], the model's likelihood
         mean, logvar = mean.float(), logvar.float()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)  # [N]
         return error, kl

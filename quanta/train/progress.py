@@ -68,7 +68,7 @@ class Progress(Callback):
         self._bar.update(self._task, completed=batch + 1, info=f"{rate:,.0f} samples/s")
 
     def on_epoch_end(self, trainer, epoch, logs):
-        keys = ("train_loss", "valid_loss", f"valid_{self.monitor}")
+        keys = tuple(dict.fromkeys(("train_loss", "valid_loss", f"valid_{self.monitor}")))  # monitor "loss" once
         line = (f"{self.label} epoch {epoch}/{self.epochs}  {format_logs(logs, keys)}  "
                 f"{logs.get('samples_per_second', 0):,.0f} samples/s")
         if self._bar is not None:

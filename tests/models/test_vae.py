@@ -125,7 +125,7 @@ def test_log_representation_reconstructs_raw_energies_and_generates_non_negative
     net = trained(Dataset({"x": cells}, name="cells"), beta=0.5, epochs=6, representation="log", hidden=(32,))
     model = net.model.eval()
     # the model holds the standardisation, spread over every cell, to work on the raw energies
-    assert torch.allclose(model.input_mean, torch.full((18,), float(net.transform.mean_[0])))
+    assert torch.allclose(model.readout.input_mean, torch.full((18,), float(net.transform.mean_[0])))
     scaled = torch.from_numpy(net.transform.apply_arrays(cells[:50]))
     with torch.no_grad():
         decoded = net.transform.invert_arrays(model.decode(model.encode(scaled)[0]).numpy())
@@ -173,3 +173,31 @@ def test_bad_vae_parameters_are_one_line_errors(tmp_path, params, message):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"quanta: error: {message}"
     assert "Traceback" not in result.stderr
+
+
+def test_a_learned_decoder_variance_draws_what_the_code_cannot_hold():
+    rng = np.random.default_rng(4)
+    x = np.c_[rng.normal(size=3000), 0.5 * rng.normal(size=3000)].astype(np.float32)  # independent
+    data = Dataset({"x": x}, name="two")
+    spreads = {}
+    for likelihood in ("gaussian", "heteroscedastic"):
+        net = trained(data, beta=1.0, epochs=10, batch_size=64, latent=1, likelihood=likelihood)
+        spreads[likelihood] = net.sample(4000, seed=1).std(axis=0) / x.std(axis=0)
+    # one code dimension holds one variable: the decoder's mean alone leaves the other nearly constant
+    assert spreads["gaussian"].min() < 0.5
+    assert np.all((spreads["heteroscedastic"] > 0.75) & (spreads["heteroscedastic"] < 1.3)), spreads
+
+
+def test_a_zero_inflated_likelihood_fires_sparse_cells_as_often_as_the_data():
+    rng = np.random.default_rng(5)
+    energy = rng.exponential(0.2, size=(3000, 6))
+    fires = rng.random((3000, 6)) < np.array([0.9, 0.6, 0.3, 0.3, 0.1, 0.05])  # how often each cell fires
+    data = Dataset({"x": np.where(fires, 0.02 + energy, 0.0).astype(np.float32)}, name="cells")
+    rates = {}
+    for likelihood in ("gaussian", "zero_inflated"):
+        net = trained(data, beta=1.0, epochs=10, batch_size=64, latent=2, likelihood=likelihood,
+                      representation="log", threshold=0.017)
+        rates[likelihood] = (net.sample(4000, seed=1) > 0).mean(axis=0)
+    wanted = fires.mean(axis=0)
+    assert np.abs(rates["zero_inflated"] - wanted).max() < 0.05, rates
+    assert rates["gaussian"][4:].max() < 0.02, rates  # a sparse cell's mean falls below the threshold
