@@ -129,6 +129,10 @@ class GAN(nn.Module):
             ``identity``.
         scale_by_condition: generate and judge ``x / condition`` (a
             calorimeter shower per unit of incident energy); needs a condition.
+        representation: ``identity``, or ``log``: the generator draws and the critic
+            judges ``u = log(1 + x / epsilon)`` of the data's own units (cell energies
+            spanning decades; ``x = epsilon (exp(u) - 1)``, non-negative).
+        epsilon: the ``log`` representation's scale in the data's units (0.01: 10 MeV).
         threshold: generated values below it, in the inputs' own units, read 0
             in the final samples (not in training's): a readout's zero
             suppression (:mod:`quanta.models.readout`; the ``calorimeter``
@@ -150,7 +154,7 @@ class GAN(nn.Module):
     inputs: tuple[str, ...] = ("x",)
     #: the adversarial objective a generation task uses for this model unless told otherwise
     objective = "wgan_gp"
-    undoes_scalings = True  # Network.fit hands it the input standardisation (for ``threshold``)
+    undoes_scalings = True  # Network.fit hands it the input standardisation (threshold, representation log)
 
     @checked("gan")
     def __init__(

@@ -58,7 +58,7 @@ standardised units). :meth:`metrics` gives
 critic's values within ``±``:data:`CRITIC_BOUND` (a diverging critic), and
 before every generator step the generated batch's spread (the root of its
 total variance) must be at least :data:`COLLAPSE_FRACTION` of the data batch's
-(a collapsed generator). Otherwise training stops with a one-line error naming
+(a collapsed generator; watched after :data:`COLLAPSE_WARMUP` generator steps). Otherwise training stops with a one-line error naming
 the method, before any weight is changed by the offending loss. Each check
 reads a few numbers from the device (one sync per step).
 
@@ -92,6 +92,9 @@ PROJECTIONS = 32
 CRITIC_BOUND = 1e6
 #: a generated batch spreading less than this fraction of the data batch's has collapsed
 COLLAPSE_FRACTION = 0.01
+#: generator steps before the collapse guard watches: a freshly initialised generator may start
+#: with a small spread (samples near one point in its representation) without having collapsed
+COLLAPSE_WARMUP = 50
 
 
 class AdversarialFailure(TrainingFailed):
@@ -163,7 +166,7 @@ class Adversarial(Objective):
             if not math.isfinite(loss_value):
                 raise AdversarialFailure(f"the generator diverged: its loss became {loss_value} at training batch {count}; "
                                "try a smaller lr or clip_grad_norm")
-            if ratio < COLLAPSE_FRACTION:
+            if ratio < COLLAPSE_FRACTION and count // self.critic_steps > COLLAPSE_WARMUP:
                 other = "" if self.wasserstein else " or objective wgan_gp"
                 raise AdversarialFailure(f"the generator collapsed: its samples spread {ratio:.2g} times as wide as the "
                                f"data's (below {COLLAPSE_FRACTION}) at training batch {count}; try a smaller "
@@ -243,5 +246,5 @@ def _spread(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.where(real_variance > 0, ratio, torch.full_like(ratio, math.inf))
 
 
-__all__ = ["COLLAPSE_FRACTION", "COUNTER", "CRITIC_BOUND", "PROJECTIONS", "VALIDATION_SEED", "Adversarial",
+__all__ = ["COLLAPSE_FRACTION", "COLLAPSE_WARMUP", "COUNTER", "CRITIC_BOUND", "PROJECTIONS", "VALIDATION_SEED", "Adversarial",
            "AdversarialFailure"]

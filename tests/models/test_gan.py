@@ -53,6 +53,18 @@ def test_scaled_by_its_condition_a_gan_generates_and_judges_samples_per_unit_of_
         GAN(input_shape=(4,), scale_by_condition=True)
 
 
+def test_in_the_log_representation_the_generator_draws_and_the_critic_judges_log_energies():
+    torch.manual_seed(0)
+    model = GAN.for_data({"x": (4,)}, 1, representation="log", epsilon=0.01)
+    model.set_scalings(np.array([0.5] * 4), np.array([2.0] * 4))  # standardised inputs: raw = 2 x + 0.5
+    z = torch.randn(3, model.latent)
+    u = model.generator(z, None).clamp(0.0, 30.0)
+    raw = 0.01 * torch.expm1(u)  # log(1 + raw / eps) = u: non-negative energies
+    assert torch.allclose(model.generate(z) * 2.0 + 0.5, raw, atol=1e-5)
+    x = torch.rand(3, 4)
+    assert torch.allclose(model(x), model.critic(torch.log1p((2.0 * x + 0.5) / 0.01), None))
+
+
 def test_an_unconditional_gan_reads_only_x_and_has_no_conditions():
     model = GAN.for_data({"x": (2,), "energy": ()}, 1)
     assert model.inputs == ("x",) and model.conditions == () and model.objective == "wgan_gp"
