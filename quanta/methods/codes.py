@@ -1,9 +1,12 @@
 """Learned latent codes as a method's inputs: ``codes_from`` an earlier network of the run.
 
-A clustering or dimensionality-reduction method (``gaussian_mixture``, ``pca``)
-may read, instead of the raw inputs, the codes ``encode(x)`` of an earlier
-entry of its experiment: a network whose model encodes its inputs (an
-autoencoder). The network is loaded from its folder beside the method's own,
+A clustering or dimensionality-reduction method (``kmeans``,
+``gaussian_mixture``, ``pca``) may read, instead of the raw inputs, the codes
+``encode(x)`` of an earlier entry of its experiment: a network whose model
+encodes its inputs (an autoencoder). ``codes_from`` may also be the folder of
+such a network in another run directory (``runs/ae/<time>/ae``: an
+autoencoder trained under ``task: autoencoding`` or ``embedding``, whose codes
+a clustering run reads; a clustering task trains no networks itself). The network is loaded from its folder beside the method's own,
 as an ensemble loads its members (:mod:`quanta.ensemble`), so the method is
 fitted after it and ``quanta predict`` scores new data through both. The
 network's own input standardisation is applied first; the codes then pass
@@ -26,7 +29,16 @@ from quanta.errors import UserError
 
 #: the type hint of a method's ``codes_from`` parameter
 CodesFrom = Annotated[str | None, Field(description="the name of an earlier network entry whose "
-                                                    "model has encode(x)")]
+                                                    "model has encode(x), or the folder of one in "
+                                                    "another run")]
+
+
+def _other_run(name: str) -> tuple[Path, str] | None:
+    """``(run directory, method)`` when ``codes_from`` names a folder of another run, else None."""
+    if "/" not in name and "\\" not in name:
+        return None
+    folder = Path(name).expanduser()
+    return folder.parent, folder.name
 
 
 def check_codes_from(name: str | None, where: str, entry: dict[str, Any],
@@ -34,6 +46,11 @@ def check_codes_from(name: str | None, where: str, entry: dict[str, Any],
     """Refuse a ``codes_from`` that is not an earlier network entry whose model has ``encode``."""
     if name is None:
         return
+    if (other := _other_run(name)) is not None:
+        if not (other[0] / "config.yaml").is_file() or not (other[0] / other[1]).is_dir():
+            raise UserError(f"{where}.codes_from: {name} is not the folder of a method in a quanta run "
+                            "directory (RUN_DIR/<method>, beside the run's config.yaml)")
+        return  # loaded, and checked to encode, when the method is fitted
     entries = {e["name"]: e for e in earlier}
     networks = [n for n, e in entries.items() if e.get("model") is not None]
     if name == entry["name"]:
@@ -111,7 +128,7 @@ class CodesInput:
             if directory is None:
                 raise UserError(f"{self.label()}: codes_from reads network '{self.codes_from}' "
                                 "from the run directory; give one")
-            self.encoder_ = load_encoder(Path(directory).parent, self.codes_from, self.label())
+            self.encoder_ = _encoder_of(self.codes_from, Path(directory).parent, self.label())
         return super().fit(train, valid, task, **context)
 
     def _table(self, data: Any) -> np.ndarray:
@@ -128,8 +145,14 @@ class CodesInput:
     def load(cls, directory: str | Path) -> Any:
         method = super().load(directory)
         if method.codes_from is not None:
-            method.encoder_ = load_encoder(Path(directory).parent, method.codes_from, cls.label())
+            method.encoder_ = _encoder_of(method.codes_from, Path(directory).parent, cls.label())
         return method
+
+
+def _encoder_of(codes_from: str, run_path: Path, label: str) -> Any:
+    """The encoding network ``codes_from`` names: an entry of the run at ``run_path``, or another run's."""
+    other = _other_run(codes_from)
+    return load_encoder(*(other or (run_path, codes_from)), label)
 
 
 __all__ = ["CodesFrom", "CodesInput", "check_codes_from", "encoded", "load_encoder"]

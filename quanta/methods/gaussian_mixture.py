@@ -32,7 +32,7 @@ class GaussianMixture(CodesInput, ScikitLearnMethod):
         max_iter: EM iterations per start.
         seed: random seed of the starts.
         codes_from: an earlier network of the run whose codes ``encode(x)`` are clustered
-            instead of the inputs (:mod:`quanta.methods.codes`).
+            instead of the inputs (:mod:`quanta.methods.codes`); or such a network's folder in another run.
     """
 
     learners = {"clusters": "clusterer"}

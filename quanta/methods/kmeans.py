@@ -6,10 +6,11 @@ from typing import Annotated
 
 from pydantic import Field
 
+from quanta.methods.codes import CodesFrom, CodesInput
 from quanta.methods.sklearn import ScikitLearnMethod
 
 
-class KMeans(ScikitLearnMethod):
+class KMeans(CodesInput, ScikitLearnMethod):
     """k-means clustering (scikit-learn) of standardised inputs; needs no labels
 
     Alternates assigning each sample to its nearest of ``clusters`` centres
@@ -23,18 +24,22 @@ class KMeans(ScikitLearnMethod):
         n_init: number of k-means++ starts.
         max_iter: iterations per start.
         seed: random seed of the starts.
+        codes_from: cluster the codes ``encode(x)`` of a network instead of the inputs: an
+            earlier network entry of the run, or such a network's folder in another run
+            (:mod:`quanta.methods.codes`).
     """
 
     learners = {"clusters": "clusterer"}
     scaled = True
 
     def __init__(self, clusters: Annotated[int, Field(ge=2)] = 2, n_init: Annotated[int, Field(ge=1)] = 4,
-                 max_iter: Annotated[int, Field(ge=1)] = 300, seed: int = 1):
+                 max_iter: Annotated[int, Field(ge=1)] = 300, seed: int = 1, codes_from: CodesFrom = None):
         super().__init__()
         self.clusters = clusters
         self.n_init = n_init
         self.max_iter = max_iter
         self.seed = seed
+        self.codes_from = codes_from
 
     def clusterer(self):
         from sklearn.cluster import KMeans as Learner

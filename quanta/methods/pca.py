@@ -35,7 +35,7 @@ class PCA(CodesInput, ScikitLearnMethod):
             different units); without it, the covariance of the inputs as they are.
         seed: random seed of the randomised solver scikit-learn picks for large data.
         codes_from: an earlier network of the run whose codes ``encode(x)`` are reduced
-            instead of the inputs (:mod:`quanta.methods.codes`).
+            instead of the inputs (:mod:`quanta.methods.codes`); or such a network's folder in another run.
     """
 
     learners = {"codes": "reducer"}
