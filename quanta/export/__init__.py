@@ -87,7 +87,10 @@ def export_run(
         else:
             written.append(_write_file(target, payload))
     if refused and not written:
-        raise refused[0]
+        if len(refused) == 1:
+            raise refused[0]
+        raise UserError(f"{run.path}: none of its {len(refused)} methods can be exported to ONNX "
+                        "(each is named above, with why)")
     return written
 
 
