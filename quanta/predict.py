@@ -138,14 +138,15 @@ class FileInputs:
     def chunks(self, path: str):
         from quanta.data.dataset import Dataset
         from quanta.data.files import feature_names, inputs
-        from quanta.data.files.inputs import Inputs, select_rows
+        from quanta.data.files.expressions import evaluate
+        from quanta.data.files.inputs import Inputs, flat, select_rows
         from quanta.data.files.readers import chunk_bounds, column_names, format_of, read
 
         data = self.data
         fmt = data.get("format") if data.get("format", "auto") != "auto" else format_of(path)
         spec = Inputs(list(self.names or data.get("features") or []), dict(data.get("derived") or {}),
                       data.get("selection"), [], None, self.collection, int(data.get("pad_length") or 0),
-                      data.get("sort_by"))
+                      data.get("sort_by"), carried=dict(data.get("arrays") or {}))
         available = column_names(path, fmt, self.tree)
         for name in self.keep:
             if name not in available and name not in spec.derived:
@@ -163,6 +164,8 @@ class FileInputs:
                 self.names = feature_names(data.get("features") or [], columns, data.get("label"),
                                            data.get("weight"), path, list((data.get("arrays") or {}).values()))
             arrays = inputs(columns, self.names, self.collection, spec.pad_length, spec.sort_by, path)
+            for name, expression in spec.carried.items():  # the named arrays a method reads (a condition)
+                arrays[name] = flat(evaluate(expression, columns, path), f"arrays.{name} '{expression}'", path)
             yield Dataset(arrays, name=Path(path).name, feature_names=self.names), columns
 
 
