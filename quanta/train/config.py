@@ -62,6 +62,8 @@ class TrainConfig:
     init_from: str | None = None  # a run's method folder or a model.safetensors: matching weights are loaded
     freeze: list[str] = field(default_factory=list)  # parameter-name patterns kept fixed, e.g. "layers.0.*"
     lr_groups: dict[str, Annotated[float, Field(ge=0)]] = field(default_factory=dict)  # pattern -> lr multiplier
+    # a task's part (a GAN's generator, critic) -> lr multiplier: two time-scale updates (Heusel et al. 2017)
+    part_lr: dict[str, Annotated[float, Field(gt=0)]] = field(default_factory=dict)
     # -- prediction --
     # Monte Carlo dropout: predictions are the mean of this many passes with dropout on, their
     # spread the uncertainty (quanta.train.mc_dropout); 0: one pass, dropout off

@@ -3,7 +3,8 @@
 A task's :meth:`~quanta.tasks.base.Task.optimised_parts` names the parts of
 the model that are trained by their own optimiser (``{"model": model}`` for
 one network; ``{"generator": ..., "discriminator": ...}`` for a GAN). Every
-optimiser gets the configured optimiser type, learning rate, learning-rate
+optimiser gets the configured optimiser type, learning rate (times the part's
+``part_lr`` factor: a critic learning faster than its generator), learning-rate
 groups and weight penalty for its part. The task's training step calls
 :meth:`TrainingState.step` for each part it updates; the trainer sets every
 optimiser's learning rate from the one schedule and checkpoints all of them.
@@ -44,12 +45,18 @@ class TrainingState:
         if not any(p.requires_grad for p in model.parameters()):
             raise UserError(f"freeze: the patterns {config.freeze} freeze every parameter; nothing would train")
         self.parts = dict(parts)
+        unknown = sorted(set(config.part_lr) - set(self.parts))
+        if unknown:
+            raise UserError(f"train.part_lr: '{unknown[0]}' is not a part this task trains; parts: "
+                            f"{', '.join(self.parts)}")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.penalties = {}
         for name, part in self.parts.items():
             parameters = (parameter_groups(part, config.lr, config.lr_groups) if config.lr_groups
                           else part.parameters())
             self.optimizers[name] = build_optimizer(parameters, config, device)
+            for group in self.optimizers[name].param_groups:  # the part's own time scale
+                group["lr"] *= config.part_lr.get(name, 1.0)
             self.penalties[name] = weight_penalty(part, config.l1, config.l2)
         self.base_lrs = {name: [group["lr"] for group in optimizer.param_groups]
                          for name, optimizer in self.optimizers.items()}
