@@ -1,8 +1,8 @@
 """Fast calorimeter simulation, judged as the CaloChallenge judges it: generators against the baseline.
 
-A generative network should beat the trivial baseline (independent Gaussians
-per cell in bins of energy) on every high-level observable's separation power
-and on the classifier test. The default test trains the VAE on a small sample; the
+A generative network must beat the trivial baseline (independent Gaussians per
+cell in bins of energy) on every high-level observable's separation power and
+on the classifier test. The default test trains the VAE on a small sample; the
 slow one runs ``examples/calorimeter_generation.yaml`` (VAE and WGAN-GP, 10,000
 showers, about four minutes on two cores).
 """
@@ -58,12 +58,7 @@ def test_the_example_s_vae_and_wgan_gp_beat_the_baseline(tmp_path):
     config["output"] = str(tmp_path)
     run = run_experiment(config, verbose=False)
     records = comparisons(run, ("baseline", "vae", "wgan_gp"))
-    assert_beats_the_baseline(records, "vae")
+    for name in ("vae", "wgan_gp"):
+        assert_beats_the_baseline(records, name)
     assert records["vae"]["classifier_auc"] < 0.92
-    # the WGAN-GP beats the baseline on the classifier tests and on every observable but the number
-    # of cells above threshold: its generator has no way to switch a cell off but to drive it below
-    # the threshold, and it fires too few (measured 0.24-0.27 against the baseline's 0.21)
-    baseline, wgan = separation_powers(records["baseline"]), separation_powers(records["wgan_gp"])
-    assert {k for k in baseline if wgan[k] >= baseline[k]} <= {"n_cells"}
-    assert records["wgan_gp"]["classifier_auc"] < records["baseline"]["classifier_auc"]
-    assert records["wgan_gp"]["classifier_auc_high_level"] < records["baseline"]["classifier_auc_high_level"]
+    assert records["wgan_gp"]["diversity"]["nearest_neighbour_ratio"] > 0.5  # no mode collapse
