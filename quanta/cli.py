@@ -35,6 +35,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of data, split and training (overrides the file)")
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the file)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its directory")
+    run.add_argument("--run-dir", metavar="DIR",
+                     help="this exact run directory: created when absent, continued when it holds an "
+                          "interrupted run of the same experiment (a requeued batch job repeats the "
+                          "same command)")
+
+    tune = commands.add_parser(
+        "tune", help="search the hyperparameters of an experiment's search: block with Optuna",
+        description="Run an Optuna study over the experiment's search: space on one prepared split "
+                    "(the test split untouched), retrain the best configuration, score it once on "
+                    "the test split, and write the study's report and best.yaml.",
+        epilog="Examples:\n  quanta tune examples/tune_mlp.yaml --trials 20 --jobs 2\n"
+               "  quanta tune examples/tune_mlp.yaml --storage postgresql://user@host/quanta "
+               "--study mlp-search",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tune.add_argument("experiment", metavar="EXPERIMENT", help="experiment YAML file with a search: block")
+    tune.add_argument("--trials", type=int, help="finished trials the study should hold (overrides search.trials)")
+    tune.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+    tune.add_argument("--storage", metavar="URL",
+                      help="the study's database: default SQLite in the study folder; a "
+                           "postgresql:// URL for workers on many machines")
+    tune.add_argument("--study", metavar="NAME", help="the study's name (default: the experiment's name)")
+    tune.add_argument("--sampler", choices=["grid", "random", "tpe", "gp"],
+                      help="overrides search.sampler")
+    tune.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting trials after this long")
+    tune.add_argument("--out", help="parent folder of the study folder (default: the file's 'output', runs/)")
+    tune.add_argument("--worker", action="store_true",
+                      help="only run trials of an existing study (a worker on another machine): no "
+                           "retraining of the best configuration, no report")
 
     report = commands.add_parser(
         "report", help="regenerate report.html (and figures/*.png, *.pdf) of a run directory")
@@ -168,6 +196,24 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="any other source parameter (repeatable), e.g. --set pt_min=300")
     show.add_argument("--out", help="PNG path (default NAME[-VIEW].png)")
+    generate = shows.add_parser(
+        "generate", help="write a simulator's events as HDF5 or Parquet shards (for batch-system arrays)",
+        description="Write SIZE events of a source as K shards, each deterministic in (seed, shard), "
+                    "with a manifest of parameters and checksums; the files source streams them.",
+        epilog="Examples:\n  quanta datasets generate jets --size 1000000 --shards 100 --out jets/\n"
+               "  quanta datasets generate jets --size 1000000 --shards 100 --shard $SLURM_ARRAY_TASK_ID --out jets/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    generate.add_argument("name", metavar="NAME", help="a source from `quanta datasets`")
+    generate.add_argument("--size", type=int, required=True, help="events in all shards together")
+    generate.add_argument("--shards", type=int, default=1, help="number of shards K (default 1)")
+    generate.add_argument("--shard", type=int, help="write only shard i (0 <= i < K): one task of an array job")
+    generate.add_argument("--format", choices=["h5", "parquet"], default="h5", help="file format (default h5)")
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--jobs", type=int, default=1, help="shards generated at once on this machine")
+    generate.add_argument("--view", help="the source's view, if it has several")
+    generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="any other source parameter (repeatable), e.g. --set pt_min=300")
+    generate.add_argument("--out", required=True, help="folder of the shards and manifest.json")
     return parser
 
 
@@ -238,7 +284,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume and args.experiment:
         raise UserError("run: give an experiment file or --resume RUN_DIR, not both")
     try:
-        run_experiment(args.experiment, out=args.out, seed=args.seed, device=args.device, resume=args.resume)
+        run_experiment(args.experiment, out=args.out, seed=args.seed, device=args.device, resume=args.resume,
+                       run_dir=args.run_dir)
     except TrainingInterrupted as stop:
         run_dir = stop.checkpoint.parent.parent if stop.checkpoint else None
         print(f"\ninterrupted after epoch {stop.epoch}", file=sys.stderr)
@@ -293,6 +340,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "datasets" and args.action == "show":
             _show(args)
             return 0
+        if args.command == "datasets" and args.action == "generate":
+            from quanta.shards import generate_command
+
+            return generate_command(args)
+        if args.command == "tune":
+            from quanta.tune.command import tune_command
+
+            return tune_command(args)
         _listing(args.command)
         return 0
     except UserError as error:

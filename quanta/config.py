@@ -109,6 +109,11 @@ class ExperimentConfig(BaseModel):
     output: str = "runs"
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)  # the variable ranking
     report: ReportConfig = Field(default_factory=ReportConfig)  # the figures' style
+    # the hyperparameter search of `quanta tune` (checked by quanta.tune.space; `quanta run` trains
+    # the file's own values and ignores it)
+    search: dict[str, Any] = Field(default_factory=dict)
+    # where runs also log (TensorBoard, MLflow; quanta.tracking)
+    tracking: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("methods")
     @classmethod

@@ -80,7 +80,8 @@ def load_config(experiment: str | Path | dict[str, Any] | None) -> dict[str, Any
 def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out: str | Path | None = None,
                    seed: int | None = None, device: str | None = None, resume: str | Path | None = None,
                    data: Dataset | None = None, module: Any = None, callbacks: list | None = None,
-                   verbose: bool = True, report: bool = True) -> ExperimentRun:
+                   verbose: bool = True, report: bool = True,
+                   run_dir: str | Path | None = None) -> ExperimentRun:
     """Run every method of an experiment on one split and write one run directory.
 
     Args:
@@ -95,7 +96,11 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
             boosted trees; see ``quanta.methods.base.Method.notify``).
         verbose: print progress and the metrics table.
         report: write ``report.html`` at the end (``quanta.fit`` leaves it to ``Run.report()``).
+        run_dir: this exact run directory: created when absent, continued when it holds an
+            interrupted run of the same experiment (a requeued batch job repeats its command).
     """
+    if run_dir is not None:
+        raise UserError("run --run-dir: not built yet")
     say = print if verbose else _silent
     if resume is not None:
         run_dir = RunDirectory.open(resume)
