@@ -19,13 +19,13 @@ root), ``.npz``, ``.npy`` (``x`` alone, in its shape), ``.parquet``/``.pq``
 (tables only), ``.root`` (a TTree named ``samples``). Without a suffix, a
 run trained from files writes its input files' format. An existing file is
 replaced only with ``force``, never one of the run's inputs or a file of the
-run directory; the file is written to a temporary name and renamed into place.
+run directory; the file is written to a temporary name and renamed into place
+(:func:`quanta.data.files.writers.write_columns`, shared with ``quanta datasets generate``).
 """
 
 from __future__ import annotations
 
 import glob
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from quanta.data.files.writers import write_columns
 from quanta.errors import UserError, first_line, unknown_name
 from quanta.rundir import RunDirectory
 
 SUFFIXES = {".h5": "hdf5", ".hdf5": "hdf5", ".npz": "npz", ".npy": "npy", ".parquet": "parquet",
             ".pq": "parquet", ".root": "root"}
 FORMAT_SUFFIX = {"hdf5": ".h5", "npz": ".npz", "npy": ".npy", "parquet": ".parquet", "root": ".root"}
-TREE = "samples"  # the TTree of ROOT outputs
 CONDITION_HELP = "NAME=VALUE (a number, or a .npy file of N values)"
 
 
@@ -89,7 +89,7 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, method: str | None 
     x = np.asarray(estimator.sample(n, values or None, seed))
     seconds = time.perf_counter() - start
     columns = _columns(x, _feature_names(run, entry, x), values, format, target)
-    _write(target, format, columns)
+    write_columns(target, format, columns, f"--out {target}")
     return Samples(target, name, n, seconds)
 
 
@@ -284,43 +284,6 @@ def _columns(x: np.ndarray, names: list[str], conditions: dict[str, np.ndarray],
                             "samples; the file cannot hold both")
         columns[name] = values
     return columns
-
-
-def _write(target: Path, format: str, columns: dict[str, np.ndarray]) -> None:
-    """``columns`` written in ``format`` to a temporary file next to ``target``, then renamed onto it."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")
-    try:
-        if format == "npy":
-            with open(partial, "wb") as handle:
-                np.save(handle, columns["x"])
-        elif format == "npz":
-            with open(partial, "wb") as handle:
-                np.savez(handle, **columns)
-        elif format == "hdf5":
-            import h5py
-
-            with h5py.File(partial, "w") as handle:
-                for name, values in columns.items():
-                    handle.create_dataset(name, data=values)
-        elif format == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.table({name: pa.array(values) for name, values in columns.items()}), partial)
-        else:
-            import uproot
-
-            with uproot.recreate(partial) as handle:
-                handle.mktree(TREE, {name: (values.dtype, values.shape[1:]) for name, values in columns.items()})
-                handle[TREE].extend(columns)
-        os.replace(partial, target)
-    except OSError as error:
-        raise UserError(f"--out {target}: cannot be written ({error.strerror or type(error).__name__})") from None
-    except (ValueError, TypeError) as error:  # h5py, pyarrow, uproot: a column name they refuse
-        raise UserError(f"--out {target}: cannot be written ({first_line(error)})") from None
-    finally:
-        if partial.exists():
-            partial.unlink()
 
 
 __all__ = ["SUFFIXES", "Samples", "parse_conditions", "sample_run"]
