@@ -132,7 +132,9 @@ def load_run(directory: str | Path, method: str | None = None) -> Run:
     from quanta.rundir import RunDirectory
 
     run_dir = RunDirectory.open(directory)
-    config = resolve(run_dir.read_config())
+    raw = run_dir.read_config()
+    raw.pop("tracking", None)  # reading a run logs nothing: its trackers need not be installed
+    config = resolve(raw)
     results = {}
     for entry in config.methods:
         folder = run_dir.method(entry.name)

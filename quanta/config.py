@@ -270,8 +270,12 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
             cls.check_entry(params, f"{where}.params", {"name": entry.name, "data": entry.data}, methods)
             methods.append({"name": entry.name, "method": entry.method, "params": _plain(_filled(cls, params)),
                             "data": entry.data, "task_params": entry.task_params})
+    from quanta.tracking import resolved as resolved_tracking
+
+    tracking = resolved_tracking(config.tracking, [m.name for m in config.methods])  # installed?
     resolved = config.model_dump()
-    resolved.update(data=resolved_data, methods=methods, train=_plain(config.train), task_params=task_params)
+    resolved.update(data=resolved_data, methods=methods, train=_plain(config.train), task_params=task_params,
+                    tracking=tracking)
     return ExperimentConfig.model_validate(resolved)
 
 

@@ -6,6 +6,15 @@ report, and one folder per method. Every method sees the same split (the TMVA ha
 set, one ROC plot). The test split is scored once, at the end. A run never
 overwrites another; ``resume`` continues an interrupted run in place: finished
 methods are kept, an interrupted network continues from its last checkpoint.
+``run_dir`` names the run directory itself, so that a batch job requeued with
+the same command continues where it stopped (:func:`run_experiment`).
+
+While a run works, SIGTERM and SIGUSR1 (a batch system's pre-emption warning)
+make it stop for a requeue (:mod:`quanta.train.preemption`): a training
+network writes its checkpoint with the place inside the epoch and stops after
+the step it is in; anything else (a classical method, scoring, between
+methods) stops at once and is redone on the requeue, which is exact because
+every method is seeded; finished methods are kept.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +40,14 @@ from quanta.config import (
 )
 from quanta.data.dataset import Dataset
 from quanta.data.split import SPLITS
-from quanta.errors import UserError
+from quanta.errors import UserError, shown
 from quanta.evaluate.input_summary import summarise_part
 from quanta.ranking import variable_ranking
-from quanta.rundir import MethodDirectory, RunDirectory
+from quanta.rundir import MethodDirectory, RunDirectory, is_writing_rank
 from quanta.tasks.evaluation import per_element
+from quanta.train import preemption
+from quanta.train.distributed import shared_object, shared_run_directory
+from quanta.train.distributed import start as start_ranks
 
 
 @dataclass
@@ -96,12 +110,27 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
             boosted trees; see ``quanta.methods.base.Method.notify``).
         verbose: print progress and the metrics table.
         report: write ``report.html`` at the end (``quanta.fit`` leaves it to ``Run.report()``).
-        run_dir: this exact run directory: created when absent, continued when it holds an
-            interrupted run of the same experiment (a requeued batch job repeats its command).
+        run_dir: this exact run directory: created when absent, continued exactly as ``resume``
+            does when it holds an interrupted run of the same resolved config (``output`` aside),
+            kept when that run finished (nothing is retrained); another config there is an error
+            naming the first key that differs. A requeued batch job repeats the same command.
+
+    While it runs, SIGTERM and SIGUSR1 stop it for a requeue: ``quanta.train.loop.TrainingPreempted``
+    when a network saved its place inside an epoch, else ``quanta.train.preemption.Preempted``;
+    either names the run directory in ``run_dir`` (None when none was made yet).
     """
-    if run_dir is not None:
-        raise UserError("run --run-dir: not built yet")
-    say = print if verbose else _silent
+    start_ranks()  # joins torchrun's process group; nothing for one process
+    if resume is not None and run_dir is not None:
+        raise UserError("run: give --resume RUN_DIR or --run-dir DIR, not both")
+    with preemption.handling():
+        return _run_experiment(experiment, out, seed, device, resume, data, module, callbacks, verbose,
+                               report, run_dir)
+
+
+def _run_experiment(experiment, out, seed, device, resume, data, module, callbacks, verbose, report,
+                    given_dir) -> ExperimentRun:
+    say = print if verbose and is_writing_rank() else _silent  # under torchrun, rank 0 speaks
+    run_dir = None
     if resume is not None:
         run_dir = RunDirectory.open(resume)
         raw = run_dir.read_config()
@@ -117,37 +146,165 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
             raw["data"] = {"split": given.get("split", [0.7, 0.15, 0.15]),
                            "standardize": given.get("standardize", True), "source": ARRAYS}
         config = resolve(raw)
-        run_dir = None
 
-    if run_dir is None:
+    prepared = None
+    if given_dir is not None:
+        path = Path(given_dir)
+        with ExitStack() as holding:  # a second process on the folder: the lock's one-line error
+            held = _decided(lambda: _claim(path, config, holding))
+            run_dir = RunDirectory.create(path.parent, name=path.name)  # on every rank
+            holding.enter_context(_stopping_in(run_dir))
+            if held == "finished":
+                say(f"{run_dir.path}: this experiment finished there already; nothing retrained")
+                results = {entry.name: reload_method(entry, run_dir.method(entry.name))
+                           for entry in config.methods}
+            else:
+                prepared = prepare(config, data, say)
+                if held == "new":
+                    _write_start(run_dir, config, prepared)
+                results = _run_methods(prepared, run_dir, callbacks, held == "interrupted", say, module)
+    elif run_dir is None:
         RunDirectory.check_parent(Path(config.output) / config.name)  # a bad --out fails before any work
         prepared = prepare(config, data, say)
-        run_dir = RunDirectory.create(Path(config.output) / config.name)
-        with run_dir.lock():
-            run_dir.write_config(to_yaml(config))
-            run_dir.write_data(data_record(prepared.dataset, prepared.parts))
-            run_dir.write_inputs(summarise_part(prepared.parts["train"], prepared.dataset.feature_names,
-                                                prepared.dataset.classes, prepared.task.evaluation.output,
-                                                config.seed))
-            run_dir.write_environment(config.seed, config.device)
+        run_dir = shared_run_directory(Path(config.output) / config.name)  # rank 0's, named alike
+        with run_dir.lock(), _stopping_in(run_dir):
+            _write_start(run_dir, config, prepared)
             results = _run_methods(prepared, run_dir, callbacks, False, say, module)
     else:
-        with run_dir.lock():  # two resumes of one run would interleave its files
+        with run_dir.lock(), _stopping_in(run_dir):  # two resumes of one run would interleave its files
             prepared = prepare(config, data, say)
             results = _run_methods(prepared, run_dir, callbacks, True, say, module)
     run = ExperimentRun(run_dir.path, config, results)
-    say(_summary(run, prepared.task))
-    if report:
+    say(_summary(run, prepared.task if prepared is not None else None))
+    if report and prepared is None and (run_dir / RunDirectory.REPORT).is_file():
+        say(f"report: {run_dir / RunDirectory.REPORT} (kept)")  # a finished run left as it was
+    elif report and run_dir.writer:  # under torchrun, rank 0 writes the report
         say(f"report: {run.report()}")
     return run
 
 
+def _write_start(run_dir: RunDirectory, config: ExperimentConfig, prepared: Prepared) -> None:
+    """The files a run directory holds before its first method: config, data, inputs, environment."""
+    run_dir.write_config(to_yaml(config))
+    run_dir.write_data(data_record(prepared.dataset, prepared.parts))
+    run_dir.write_inputs(summarise_part(prepared.parts["train"], prepared.dataset.feature_names,
+                                        prepared.dataset.classes, prepared.task.evaluation.output,
+                                        config.seed))
+    run_dir.write_environment(config.seed, config.device)
+
+
+@contextmanager
+def _stopping_in(run_dir: RunDirectory) -> Iterator[None]:
+    """A pre-emption that stops the block names ``run_dir``, for the requeue's command."""
+    try:
+        yield
+    except preemption.Preempted as stop:
+        if stop.run_dir is None:
+            stop.run_dir = run_dir.path
+        raise
+
+
+#: files a run directory holds before its first method starts (a folder with only these is begun anew)
+_START_FILES = (RunDirectory.CONFIG, RunDirectory.DATA, RunDirectory.INPUTS, RunDirectory.MANIFEST)
+
+
+def _directory_at(path: Path) -> RunDirectory:
+    """The run directory ``--run-dir`` names, created when absent; a folder of other files is refused."""
+    RunDirectory.check_parent(path, option="--run-dir")
+    if path.exists():
+        if not path.is_dir():
+            raise UserError(f"--run-dir {path}: a file, not a folder; give a folder")
+        other = sorted(p.name for p in path.iterdir() if not p.name.startswith(".")
+                       and p.name not in (*_START_FILES, RunDirectory.ENVIRONMENT))
+        if other and not (path / RunDirectory.CONFIG).is_file():
+            raise UserError(f"--run-dir {path}: neither empty nor a quanta run directory (it holds "
+                            f"{other[0]} and no {RunDirectory.CONFIG}); give an empty or new folder")
+    run_dir = RunDirectory.create(path.parent, name=path.name)
+    if run_dir.writer:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"--run-dir {path}: cannot be created ({error.strerror})") from None
+    return run_dir
+
+
+def _decided(decide) -> Any:
+    """``decide()`` on the writing rank, and its answer, or its one-line error, on every rank."""
+    answer, message = None, None
+    if is_writing_rank():
+        try:
+            answer = decide()
+        except UserError as error:
+            message = str(error)
+    answer, message = shared_object((answer, message))  # the same for one process
+    if message is not None:
+        raise UserError(message)
+    return answer
+
+
+def _claim(path: Path, config: ExperimentConfig, holding: ExitStack) -> str:
+    """Make or check the ``--run-dir`` folder, hold its lock (until ``holding`` closes), and say
+    what it holds for ``config`` (:func:`_held_run`)."""
+    run_dir = _directory_at(path)
+    holding.enter_context(run_dir.lock())
+    return _held_run(run_dir, config)
+
+
+def _held_run(run_dir: RunDirectory, config: ExperimentConfig) -> str:
+    """What ``run_dir`` holds for ``config``: "new" (nothing begun), "interrupted" or "finished".
+
+    A run of another config is refused in one line naming the first key that differs;
+    ``output`` is not compared (the folder is given).
+    """
+    import yaml
+
+    if not (run_dir / RunDirectory.CONFIG).is_file():
+        return "new"
+    there = yaml.safe_load(to_yaml(resolve(run_dir.read_config())))
+    here = yaml.safe_load(to_yaml(config))
+    there.pop("output", None)
+    here.pop("output", None)
+    difference = _first_difference(there, here)
+    if difference is not None:
+        key, old, new = difference
+        raise UserError(f"--run-dir {run_dir.path}: holds a run of another configuration ({key} is "
+                        f"{shown(old)} there, {shown(new)} now); give another folder or the same experiment")
+    if not (run_dir / RunDirectory.ENVIRONMENT).is_file():  # stopped before its first method
+        return "new"
+    finished = (run_dir / RunDirectory.METRICS).is_file() and all(
+        run_dir.method(entry.name).finished for entry in config.methods)
+    return "finished" if finished else "interrupted"
+
+
+def _first_difference(there: Any, here: Any, key: str = "") -> tuple[str, Any, Any] | None:
+    """``(dotted key, value there, value here)`` of the first place two configs differ, or None."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        for name in [*there, *(k for k in here if k not in there)]:
+            if name not in there or name not in here:
+                return (f"{key}.{name}" if key else str(name), there.get(name), here.get(name))
+            found = _first_difference(there[name], here[name], f"{key}.{name}" if key else str(name))
+            if found is not None:
+                return found
+        return None
+    if isinstance(there, list) and isinstance(here, list) and len(there) == len(here):
+        for index, (one, other) in enumerate(zip(there, here, strict=True)):
+            found = _first_difference(one, other, f"{key}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return None if there == here else (key, there, here)
+
+
 def _run_methods(prepared: Prepared, run_dir: RunDirectory, callbacks: list | None, resuming: bool, say,
                  module: Any) -> dict[str, MethodResult]:
+    from quanta.tracking import Tracking
+
     say(f"run directory: {run_dir.path}")
     results: dict[str, MethodResult] = {}
-    for entry in prepared.config.methods:
-        results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resuming, say, module)
+    with Tracking(prepared.config, run_dir.path, resuming) as tracking:  # TensorBoard, MLflow
+        for entry in prepared.config.methods:
+            results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resuming, say, module,
+                                             tracking)
     run_dir.write_metrics({name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()})
     return results
 
@@ -242,8 +399,11 @@ def data_record(dataset: Any, parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list, resuming: bool, say=_silent,
-               module: Any = None) -> MethodResult:
-    """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``run_dir``."""
+               module: Any = None, tracking: Any = None) -> MethodResult:
+    """Fit method ``entry`` on the prepared parts, score every split, write its folder of ``run_dir``.
+
+    ``tracking`` (a :class:`quanta.tracking.Tracking`) also logs its epochs and metrics.
+    """
     from quanta import estimators
 
     task, parts = prepared.task_for(entry), prepared.parts_for(entry)
@@ -264,6 +424,9 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     estimator = estimators.build(entry, task, train, prepared.config.data.standardize, module)
     resume = resuming and kind.can_resume(folder.path)
     say(kind.announce(entry, estimator, resume))
+    tracked = tracking.method(entry, folder.path) if tracking is not None else None
+    if tracked is not None:
+        callbacks = [*callbacks, tracked]
     estimator.fit(train, valid, task=task, directory=folder.path, callbacks=callbacks, resume=resume,
                   label=entry.name)
     if folder.writer:
@@ -276,6 +439,8 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
     generated = _compare_generated(estimator, parts["test"], prepared, folder, say, entry.name)
     metrics.setdefault("test", {}).update(generated)
     folder.write_metrics(metrics, seconds)
+    if tracked is not None:
+        tracked.finish(metrics)
     _rank_variables(estimator, task, valid, prepared.config, folder, say, entry.name)
     folder.seal()  # from now on every read of the method's files is checked
     return MethodResult(entry.name, estimator, folder.path, metrics, list(estimator.history), seconds)

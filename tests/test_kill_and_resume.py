@@ -57,7 +57,7 @@ def finished(*args: str, cwd) -> str:
 def outcome(run) -> dict:
     """Everything a run computed, timings left out."""
     result = {}
-    for folder in sorted(p for p in run.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in run.iterdir() if (p / "predictions.npz").exists()):  # methods
         with np.load(folder / "predictions.npz") as archive:
             result[f"{folder.name}/predictions"] = {k: archive[k].tobytes() for k in archive.files}
         metrics = json.loads((folder / "metrics.json").read_text())

@@ -6,6 +6,11 @@ Order of calls during :meth:`Trainer.fit`::
     for each epoch: on_epoch_start, on_batch_end (every batch), on_epoch_end
     on_fit_end                      (also after early stopping; not after Ctrl-C)
 
+A pre-emption signal (SIGTERM, SIGUSR1: :mod:`quanta.train.preemption`) stops
+training after an optimiser step: ``on_preempt`` is called instead of the
+rest of the epoch (``trainer.position`` says where it stopped), then the
+trainer raises ``TrainingPreempted``; ``on_fit_end`` is not called.
+
 Within one hook, callbacks run in the order given to the trainer; the trainer
 puts its own in this order: history, early stopping, checkpoint, progress, so
 that a checkpoint holds the early-stopping state of the same epoch. A callback
@@ -35,6 +40,7 @@ class Callback:
     def on_batch_end(self, trainer: Trainer, batch: int) -> None: ...
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
     def on_fit_end(self, trainer: Trainer) -> None: ...
+    def on_preempt(self, trainer: Trainer) -> None: ...
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {}, {}
@@ -106,12 +112,16 @@ class EarlyStopping(Callback):
 
 
 class Checkpoint(Callback):
-    """Writes the trainer's full state to ``path`` at the end of every epoch."""
+    """Writes the trainer's full state to ``path`` at the end of every epoch, and where a
+    pre-emption stops it inside one (the place in the epoch included)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
+        trainer.save_checkpoint(self.path)
+
+    def on_preempt(self, trainer):
         trainer.save_checkpoint(self.path)
 
 

@@ -18,6 +18,17 @@ one schedule and is checkpointed.
 
 The hot loop does no device sync: the training loss is summed on the device
 and read once per epoch, with the validation metrics.
+
+Pre-emption (:mod:`quanta.train.preemption`): after every optimiser step the
+loop reads a Python flag that a SIGTERM or SIGUSR1 handler sets (no device
+work; in a distributed run the ranks agree on it every few steps, so all stop
+after the same step). When it is up, the checkpoint callbacks write the place inside the
+epoch (:attr:`Trainer.position`: the epoch, the batches done, the running loss
+sum, the augmentation generator's state) beside everything an end-of-epoch
+checkpoint holds, and :class:`TrainingPreempted` is raised. Loading that
+checkpoint resumes inside the epoch: the permutation is drawn again from
+(seed, epoch), the batches done are skipped, and the rest of the run is the
+uninterrupted one, bit for bit.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +45,7 @@ import torch
 from quanta.data.batching import DeviceData
 from quanta.errors import TrainingFailed
 from quanta.tasks.base import Task
+from quanta.train import preemption
 from quanta.train.augment import AugmentPipeline, build_augmentations
 from quanta.train.callbacks import Callback
 from quanta.train.checkpoint import (
@@ -44,6 +57,14 @@ from quanta.train.checkpoint import (
     unflatten_state,
 )
 from quanta.train.config import TrainConfig
+from quanta.train.distributed import (
+    AGREE_EVERY,
+    agreed,
+    averaged,
+    broadcast_module,
+    from_rank_zero,
+    world,
+)
 from quanta.train.mc_dropout import dropout_layers
 from quanta.train.optim import build_schedule
 from quanta.train.schedules import LearningRateSchedule
@@ -69,6 +90,20 @@ class TrainingInterrupted(Exception):
         super().__init__(f"training interrupted after epoch {epoch}")
         self.epoch = epoch
         self.checkpoint = checkpoint
+
+
+class TrainingPreempted(TrainingInterrupted, preemption.Preempted):
+    """A pre-emption signal stopped training; the checkpoint holds the place inside the epoch.
+
+    ``epoch`` epochs were complete and ``batches`` of the next one's ``of`` were done (0: the
+    stop came at an epoch's end). ``checkpoint`` is set by whoever knows its path (``Network.fit``).
+    """
+
+    def __init__(self, epoch: int, signal_name: str, batches: int = 0, of: int = 0):
+        super().__init__(epoch, None)
+        self.signal, self.batches, self.of, self.run_dir = signal_name, batches, of, None
+        where = f"in epoch {epoch + 1} after batch {batches} of {of}" if batches else f"after epoch {epoch}"
+        self.args = (f"training pre-empted by {signal_name} {where}",)
 
 
 class Trainer:
@@ -111,6 +146,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
         self.best_epoch: int | None = None
+        #: where a pre-emption stopped inside an epoch (saved in the checkpoint; None at an epoch's end)
+        self.position: dict[str, Any] | None = None
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -128,56 +165,96 @@ class Trainer:
         task, inputs, callbacks, augment = self.task, self.inputs, self.callbacks, self.augment
         self.schedule = schedule = build_schedule(config, -(-len(train) // config.batch_size))
         per_step = schedule is not None and schedule.per_step
+        batches_per_epoch = -(-len(train) // config.batch_size)
+        agree = world().distributed  # a collective per step only where there are several ranks
         for callback in callbacks:
             callback.on_fit_start(self)
         try:
-            for epoch in range(self.epoch + 1, config.epochs + 1):
-                if self.should_stop:
-                    break
-                for callback in callbacks:
-                    callback.on_epoch_start(self, epoch)
-                self.model.train()
-                generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-                if augment is not None:
-                    augment_generator = torch.Generator(self.device).manual_seed(config.seed * 100_003 + epoch + 7)
-                if schedule is not None:
-                    epoch_factor = schedule.epoch_factor(epoch - 1)
-                    state.set_learning_rates(epoch_factor)
-                loss_sum = torch.zeros((), device=self.device)
-                batches = 0
-                start = time.perf_counter()
-                for batch in train.batches(config.batch_size, generator):
-                    if augment is not None:
-                        batch = augment(batch, augment_generator)
-                    if per_step:  # a few float operations per step, no device work
-                        state.set_learning_rates(epoch_factor * schedule.step_factor(self.step + batches))
-                    loss_sum += task.training_step(state, batch, inputs)
+            with preemption.deferred():  # a signal only raises the flag read after each step
+                for epoch in range(self.epoch + 1, config.epochs + 1):
+                    if self.should_stop:
+                        break
                     for callback in callbacks:
-                        callback.on_batch_end(self, batches)
-                    batches += 1
-                self.step += batches
-                train_loss = (loss_sum / max(batches, 1)).item()  # the epoch's one sync
-                if not math.isfinite(train_loss):  # before any callback can checkpoint non-finite weights
-                    raise TrainingDiverged(epoch, train_loss, state.lr)
-                seconds = time.perf_counter() - start
-                logs: dict[str, Any] = {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "lr": state.lr,
-                    "train_seconds": seconds,
-                    "samples_per_second": len(train) / max(seconds, 1e-12),
-                }
-                if valid is not None and len(valid) > 0:
-                    logs.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
-                self.epoch = epoch
-                self.history.append(logs)
-                for callback in callbacks:
-                    callback.on_epoch_end(self, epoch, logs)
+                        callback.on_epoch_start(self, epoch)
+                    self.model.train()
+                    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+                    augment_generator = None
+                    if augment is not None:
+                        augment_generator = torch.Generator(self.device).manual_seed(config.seed * 100_003 + epoch + 7)
+                    if schedule is not None:
+                        epoch_factor = schedule.epoch_factor(epoch - 1)
+                        state.set_learning_rates(epoch_factor)
+                    loss_sum = torch.zeros((), device=self.device)
+                    batches, earlier = 0, 0.0
+                    position, self.position = self.position, None
+                    if position is not None:  # inside the epoch a pre-emption stopped: skip the batches done
+                        batches, earlier = position["batches"], position["seconds"]
+                        loss_sum = position["loss_sum"].to(self.device)
+                        if augment_generator is not None:
+                            augment_generator.set_state(position["augment"])
+                    start = time.perf_counter()
+                    for batch in islice(train.batches(config.batch_size, generator), batches, None):
+                        if augment_generator is not None:
+                            batch = augment(batch, augment_generator)
+                        if per_step:  # a few float operations per step, no device work
+                            state.set_learning_rates(epoch_factor * schedule.step_factor(self.step + batches))
+                        loss_sum += task.training_step(state, batch, inputs)
+                        for callback in callbacks:
+                            callback.on_batch_end(self, batches)
+                        batches += 1
+                        if self._preempted(agree, batches):  # a Python flag: no device sync
+                            # the ranks' mean loss sum: each rank resumes from it, and the epoch's
+                            # mean over ranks is unchanged (exactly so for one process)
+                            self.position = {"epoch": epoch, "batches": batches, "loss_sum": averaged(loss_sum),
+                                             "seconds": earlier + time.perf_counter() - start,
+                                             "augment": None if augment_generator is None
+                                             else augment_generator.get_state()}
+                            for callback in callbacks:
+                                callback.on_preempt(self)
+                            raise TrainingPreempted(self.epoch, preemption.requested(), batches,
+                                                    batches_per_epoch)
+                    self.step += batches
+                    train_loss = averaged(loss_sum / max(batches, 1)).item()  # the epoch's one sync (mean over ranks)
+                    if not math.isfinite(train_loss):  # before any callback can checkpoint non-finite weights
+                        raise TrainingDiverged(epoch, train_loss, state.lr)
+                    seconds = earlier + time.perf_counter() - start
+                    logs: dict[str, Any] = {
+                        "epoch": epoch,
+                        "train_loss": train_loss,
+                        "lr": state.lr,
+                        "train_seconds": seconds,
+                        "samples_per_second": len(train) / max(seconds, 1e-12),
+                    }
+                    if valid is not None and len(valid) > 0:
+                        logs.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
+                    self.epoch = epoch
+                    self.history.append(logs)
+                    for callback in callbacks:
+                        callback.on_epoch_end(self, epoch, logs)
+                    if self._preempted(agree):  # the end-of-epoch checkpoint is written
+                        raise TrainingPreempted(self.epoch, preemption.requested(), 0, batches_per_epoch)
         except KeyboardInterrupt:
             raise TrainingInterrupted(self.epoch, None) from None
         for callback in callbacks:
             callback.on_fit_end(self)
         return self
+
+    @staticmethod
+    def _preempted(agree: bool, batches: int | None = None) -> bool:
+        """Whether a pre-emption signal came (on any rank, when ``agree``); if so, stop from here on.
+
+        Ranks agree (one collective) every :data:`~quanta.train.distributed.AGREE_EVERY` batches
+        of an epoch and at its end, so that all stop after the same step; a collective per step
+        would cost a 2-rank CPU job a third of its rate.
+        """
+        stop = preemption.requested() is not None
+        if agree:
+            if batches is not None and batches % AGREE_EVERY:
+                return False
+            stop = agreed(stop)
+        if stop:
+            preemption.stopping()  # a second signal while the checkpoint is written only is recorded
+        return stop
 
     @torch.no_grad()
     def outputs(self, data: DeviceData, batch_size: int = 8192,
@@ -194,7 +271,7 @@ class Trainer:
         chunks, kept = [], {name: [] for name in keep}
         for batch in data.in_order(batch_size):
             with self.state.autocast():
-                chunks.append(self.task.forward(self.state.model, batch, self.inputs).float())
+                chunks.append(self.task.forward(self.state.evaluated, batch, self.inputs).float())
             for name, parts in kept.items():
                 if name in batch:
                     parts.append(batch[name])
@@ -206,13 +283,19 @@ class Trainer:
         return output, {name: torch.cat(parts) for name, parts in kept.items() if parts}
 
     def evaluate(self, data: DeviceData) -> dict[str, float]:
-        """The task's metrics on ``data`` (one device sync)."""
+        """The task's metrics on ``data`` (one device sync).
+
+        Under torchrun every rank evaluates the whole of ``data`` with rank 0's buffers (the
+        parameters are equal already) and takes rank 0's metrics, so that every rank makes the
+        same early-stopping decision (:mod:`quanta.train.distributed`).
+        """
+        broadcast_module(self.model, parameters=False)
         names = (*(self.target_arrays or ("y",)), "weight", "target_mask")
         output, tensors = self.outputs(data, keep=names)
         target = ({name: tensors[name] for name in self.target_arrays} if self.target_arrays
                   else tensors.get("y"))  # None: an unsupervised task on data without labels
         metrics = self.task.metrics(output, target, tensors.get("weight"), tensors.get("target_mask"))
-        values = torch.stack([v.float() for v in metrics.values()]).tolist()
+        values = from_rank_zero(torch.stack([v.float() for v in metrics.values()]).tolist())
         return dict(zip(metrics, values, strict=True))
 
     # -- checkpoints -----------------------------------------------------------------
@@ -233,8 +316,15 @@ class Trainer:
                 c_tensors, c_meta = callback.state()
                 tensors.update({f"{callback.state_key}.{k}": v for k, v in c_tensors.items()})
                 callback_meta[callback.state_key] = c_meta
+        position = None
+        if self.position is not None:  # stopped inside an epoch by a pre-emption
+            position = {k: self.position[k] for k in ("epoch", "batches", "seconds")}
+            tensors["position.loss_sum"] = self.position["loss_sum"]
+            if self.position["augment"] is not None:
+                tensors["position.augment"] = self.position["augment"]
         meta = {
             "epoch": self.epoch,
+            "position": position,  # None: at the end of epoch ``epoch``
             "step": self.step,
             "should_stop": self.should_stop,  # early stopping fired: a resume trains no further
             "history": self.history,
@@ -262,3 +352,6 @@ class Trainer:
         restore_rng(part("rng"), meta["rng"])
         self.epoch, self.step, self.history = meta["epoch"], meta["step"], meta["history"]
         self.should_stop = bool(meta["should_stop"])
+        position = meta.get("position")  # absent in checkpoints from before pre-emption
+        self.position = None if position is None else {
+            **position, "loss_sum": tensors["position.loss_sum"], "augment": tensors.get("position.augment")}

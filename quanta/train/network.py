@@ -33,7 +33,7 @@ from quanta.data.transforms import Standardize, TargetScaling
 from quanta.errors import TrainingFailed, UserError
 from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import parameters, validate_params
-from quanta.rundir import MethodDirectory
+from quanta.rundir import MethodDirectory, is_writing_rank
 from quanta.tasks import TASKS
 from quanta.tasks.base import Task
 from quanta.train.augment import AugmentPipeline, build_augmentations
@@ -41,6 +41,7 @@ from quanta.train.callbacks import Callback, Checkpoint, EarlyStopping, History
 from quanta.train.checkpoint import load_checkpoint, save_checkpoint
 from quanta.train.config import TrainConfig
 from quanta.train.device import resolve_device
+from quanta.train.distributed import rank_device
 from quanta.train.loop import Trainer, TrainingInterrupted
 from quanta.train.mc_dropout import dropout_layers
 from quanta.train.progress import Progress
@@ -83,7 +84,7 @@ class Network:
         self.transform: Standardize | None = None
         self.target_scaling: TargetScaling | None = None  # regression targets, when the task scales them
         self.history: list[dict[str, Any]] = []
-        self.device = resolve_device(self.config.device)
+        self.device = rank_device(resolve_device(self.config.device))  # cuda:LOCAL_RANK under torchrun
         self.trainer: Trainer | None = None
         self.transfer_report: TransferReport | None = None
 
@@ -120,23 +121,24 @@ class Network:
         train_data = self._device_data(train)
         valid_data = self._device_data(valid) if valid is not None and len(valid) else None
         directory = Path(directory) if directory else None
-        if directory is not None:
+        writer = is_writing_rank()  # under torchrun only rank 0 writes: folder, checkpoints, progress
+        if directory is not None and writer:
             directory.mkdir(parents=True, exist_ok=True)
         folder = MethodDirectory(directory) if directory is not None else None
         hooks: list[Callback] = [History(folder)]
         if valid_data is not None:
             monitor = self.config.monitor
             hooks.append(EarlyStopping(self.config.patience, f"valid_{monitor}", self.task.goal(monitor)))
-        if self.config.progress:
+        if self.config.progress and writer:
             batches = -(-len(train) // self.config.batch_size)
             hooks.append(Progress(label, self.config.epochs, batches, self.config.batch_size, self.task.monitor))
         hooks.extend(callbacks or [])
         checkpoint = directory / CHECKPOINT_FILE if directory else None
-        if checkpoint is not None:  # last: it holds every callback's state after the epoch, a stop included
+        if checkpoint is not None and writer:  # last: it holds every callback's state after the epoch, a stop included
             hooks.append(Checkpoint(checkpoint))
         if self.config.init_from and not resume:
             self.transfer_report = load_matching(self.model, self.config.init_from)
-            if directory is not None:
+            if directory is not None and writer:
                 self.transfer_report.write(directory / TRANSFER_FILE)
             if self.config.progress:
                 print(self.transfer_report.summary())

@@ -12,6 +12,14 @@ one copy and slices it into batches - the same index-free slicing as the
 in-memory path, so no per-sample Python runs while the model trains.
 Everything random is drawn from the epoch's generator: the order is the same
 for a seed.
+
+Under ``torchrun`` each rank reads its own chunks (:meth:`StreamPart.shard`: every
+``world``-th chunk of a seeded order), in batches of ``batch_size // world`` rows, so that a
+global batch is ``batch_size`` rows as in memory. Shards differ in their rows, so every rank stops
+after the number of batches the smallest shard gives (each rank computes every shard's size from
+the scan's counts: no communication); the rows of the larger shards beyond it (a different
+few each epoch, as the shuffle differs) wait for the next epoch. ``len`` is the whole part's
+rows, as for one process, so throughput and schedules count global samples.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from quanta.data.stream.plan import distributed_rank, shard
 from quanta.data.stream.prefetch import prefetched
 from quanta.data.stream.shuffle import ShuffleBuffer
 from quanta.data.stream.stream import StreamPart
@@ -44,7 +53,13 @@ class StreamLoader:
         self.device = torch.device(device)
         self.names = names
         self.shard = part.shard()
-        self.size = part.rows_of(self.shard)
+        self.size = len(part)
+        self.rank, self.ranks = distributed_rank()
+        settings = part.stream.settings
+        self.ranks = settings.world if settings.world is not None else self.ranks
+        #: rows of every rank's shard (one process: this one's), for the steps all ranks take
+        self.shard_rows = ([part.rows_of(shard(part.chunks, rank, self.ranks, part.seed))
+                            for rank in range(self.ranks)] if self.ranks > 1 else [self.size])
 
     def __len__(self) -> int:
         return self.size
@@ -75,8 +90,17 @@ class StreamLoader:
             _put(out, error, stop)
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches for one epoch; the order is a function of ``generator``'s seed."""
+        """Shuffled batches for one epoch; the order is a function of ``generator``'s seed.
+
+        Under torchrun: this rank's batches of ``batch_size // world`` rows, as many as every rank
+        has (see the module docstring).
+        """
         seed = generator.initial_seed() if generator is not None else 0
+        steps = None
+        if self.ranks > 1:
+            batch_size = max(1, batch_size // self.ranks)
+            steps = min(-(-rows // batch_size) for rows in self.shard_rows)
+        taken = 0
         out: queue.Queue = queue.Queue(maxsize=1)
         stop = threading.Event()
         thread = threading.Thread(target=self._produce, args=(out, stop, seed, batch_size),
@@ -92,6 +116,9 @@ class StreamLoader:
                 block = {name: tensor.to(self.device, non_blocking=True) for name, tensor in item.items()}
                 rows = len(next(iter(block.values())))
                 for start in range(0, rows, batch_size):
+                    if taken == steps:
+                        return
+                    taken += 1
                     yield {name: tensor[start:start + batch_size] for name, tensor in block.items()}
         finally:
             stop.set()
