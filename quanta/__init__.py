@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from quanta import data  # noqa: E402  (light: registries only)
+from quanta import data, tune  # noqa: E402  (light: registries; tune is callable, its search lazy)
 
 
 def fit(model, data, task: str = "binary", **options):
@@ -44,4 +44,4 @@ def optimise(function, bounds, **options):
     return _optimise(function, bounds, **options)
 
 
-__all__ = ["__version__", "data", "fit", "load_run", "optimise", "run_experiment"]
+__all__ = ["__version__", "data", "fit", "load_run", "optimise", "run_experiment", "tune"]

@@ -13,6 +13,9 @@ from quanta.errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: a pre-emption signal (SIGTERM, SIGUSR1) stopped a run for a requeue: its place is saved and the
+#: same command continues it (job scripts requeue on it; HTCondor's checkpoint_exit_code)
+EXIT_PREEMPTED = 85
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run an experiment file (default: the built-in top-tagging experiment)",
-                              description="Train every method of an experiment on one split; write a run directory with report.html.")
+                              description="Train every method of an experiment on one split; write a run directory with report.html.",
+                              epilog="pre-emption (batch systems):\n"
+                                     "  SIGTERM or SIGUSR1 (Slurm --signal=B:USR1@120, an HTCondor eviction) makes a\n"
+                                     "  run save its place, a training network's inside the epoch, and exit with\n"
+                                     "  status 85; the same command again continues it bit for bit. Use --run-dir so\n"
+                                     "  that the requeued command finds it (examples/cluster/). Exit status: 0 done,\n"
+                                     "  2 a user error, 85 pre-empted (requeue), 130 Ctrl-C.\n\n"
+                                     "examples:\n  quanta run exp.yaml --run-dir /scratch/$USER/exp-run",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("experiment", nargs="?", help="experiment YAML file (omit for the built-in default)")
     run.add_argument("--out", help="parent folder of run directories (default: the file's 'output', runs/)")
     run.add_argument("--seed", type=int, help="seed of data, split and training (overrides the file)")
@@ -209,7 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--shard", type=int, help="write only shard i (0 <= i < K): one task of an array job")
     generate.add_argument("--format", choices=["h5", "parquet"], default="h5", help="file format (default h5)")
     generate.add_argument("--seed", type=int, default=1)
-    generate.add_argument("--jobs", type=int, default=1, help="shards generated at once on this machine")
+    generate.add_argument("--jobs", type=int, default=1,
+                          help="shards generated at once on this machine, by as many processes (default 1)")
     generate.add_argument("--view", help="the source's view, if it has several")
     generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="any other source parameter (repeatable), e.g. --set pt_min=300")
@@ -280,12 +292,17 @@ def _listing(command: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     from quanta.experiment import run_experiment
     from quanta.train.loop import TrainingInterrupted
+    from quanta.train.preemption import Preempted, handling
 
     if args.resume and args.experiment:
         raise UserError("run: give an experiment file or --resume RUN_DIR, not both")
     try:
-        run_experiment(args.experiment, out=args.out, seed=args.seed, device=args.device, resume=args.resume,
-                       run_dir=args.run_dir)
+        with handling(whole_process=True):  # the run's own handling nests in this one
+            run_experiment(args.experiment, out=args.out, seed=args.seed, device=args.device,
+                           resume=args.resume, run_dir=args.run_dir)
+    except Preempted as stop:  # before TrainingInterrupted: a pre-empted network is both
+        _preempted(args, stop)
+        return EXIT_PREEMPTED
     except TrainingInterrupted as stop:
         run_dir = stop.checkpoint.parent.parent if stop.checkpoint else None
         print(f"\ninterrupted after epoch {stop.epoch}", file=sys.stderr)
@@ -293,6 +310,36 @@ def _run(args: argparse.Namespace) -> int:
             print(f"checkpoint: {stop.checkpoint}\nresume with: quanta run --resume {run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _preempted(args: argparse.Namespace, stop) -> None:
+    """Say what a pre-empted run saved and the command that continues it."""
+    import shlex
+
+    checkpoint = getattr(stop, "checkpoint", None)
+    if checkpoint is not None:
+        place = (f"epoch {stop.epoch + 1}, batch {stop.batches} of {stop.of}" if stop.batches
+                 else f"the end of epoch {stop.epoch}")
+        saved = f"{checkpoint.parent.name} saved its place ({place}) in {checkpoint}"
+    elif stop.run_dir is not None:
+        saved = (f"stopped at once; the finished methods are kept in {stop.run_dir}, the one in "
+                 "progress continues from its last checkpoint or is redone")
+    else:
+        saved = "stopped before the run directory was made; nothing to keep"
+    print(f"\nquanta: pre-empted by {stop.signal}: {saved}", file=sys.stderr)
+    if args.run_dir is not None or (stop.run_dir is not None and args.resume is None):
+        command = ["quanta", "run", *([args.experiment] if args.experiment else []),
+                   "--run-dir", str(args.run_dir or stop.run_dir)]
+        command += [*(["--seed", str(args.seed)] if args.seed is not None else []),
+                    *(["--device", args.device] if args.device else [])]
+    elif args.resume is not None:
+        command = ["quanta", "run", "--resume", str(args.resume)]
+    else:  # nothing made yet: the same command again
+        command = ["quanta", "run", *([args.experiment] if args.experiment else []),
+                   *(["--out", str(args.out)] if args.out else []),
+                   *(["--seed", str(args.seed)] if args.seed is not None else []),
+                   *(["--device", args.device] if args.device else [])]
+    print(f"requeue with: {shlex.join(command)}  (exit status {EXIT_PREEMPTED})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,8 +353,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "report":
             from quanta.report import write_report
+            from quanta.report.search_report import report_kind, write_search_report
             from quanta.rundir import RunDirectory
 
+            if report_kind(args.run_dir) == "study":  # a study folder of quanta tune
+                print(write_search_report(args.run_dir, style=args.style, pdf=args.pdf))
+                return 0
             print(write_report(RunDirectory.open(args.run_dir).path, style=args.style, pdf=args.pdf))
             return 0
         if args.command == "predict":

@@ -651,7 +651,6 @@ def render(run: RunRecord, style: str | None = None, files: FigureFiles | None =
 
 
 def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
-    from quanta import __version__
     from quanta.report.style import DEFAULT
 
     facts = [f"started {_started(run)}"]
@@ -666,6 +665,21 @@ def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
         facts.append(f"seed {seed}")
     if style != DEFAULT:
         facts.append(f"figures in the {style} style")
+    body = (f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
+            f"{_figures_section(run)}{generated_section(run)}{importance_section(run)}"
+            f"{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
+            f"{_config_section(run)}")
+    return page(f"{run.name} — quanta report", run.name, facts, run.path, files, body,
+                "the files of the run directory")
+
+
+def page(title: str, heading: str, facts: list[str], folder: Path, files: FigureFiles | None,
+         body: str, source: str, css: str = "") -> str:
+    """A self-contained report page: a header (``heading``, the ``facts`` line, ``folder``, where
+    the figure files are), the sections of ``body`` (HTML), a footer naming ``source``; text is
+    escaped here, ``body`` already is."""
+    from quanta import __version__
+
     meta = "".join(f"<span>{_e(f)}</span>" for f in facts)
     formats = "PNG and PDF files" if files is not None and files.pdf else "a PNG file"
     figure_files = "" if files is None else (
@@ -675,14 +689,11 @@ def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(run.name)} — quanta report</title><style>{_CSS}</style></head><body><main>"
-        f'<header><h1>{_e(run.name)}</h1><p class="meta">{meta}</p>'
-        f'<p class="path">{_e(run.path.resolve())}</p>{figure_files}</header>'
-        f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
-        f"{_figures_section(run)}{generated_section(run)}{importance_section(run)}{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
-        f"{_config_section(run)}"
-        f"<footer>Written by quanta {_e(__version__)} on {_e(generated)} from the files of the run "
-        "directory.</footer></main></body></html>\n"
+        f"<title>{_e(title)}</title><style>{_CSS}{css}</style></head><body><main>"
+        f'<header><h1>{_e(heading)}</h1><p class="meta">{meta}</p>'
+        f'<p class="path">{_e(Path(folder).resolve())}</p>{figure_files}</header>'
+        f"{body}<footer>Written by quanta {_e(__version__)} on {_e(generated)} from "
+        f"{_e(source)}.</footer></main></body></html>\n"
     )
 
 
