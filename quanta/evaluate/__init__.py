@@ -69,8 +69,10 @@ UNRANKED = frozenset({"coverage_68", "coverage_95"})
 
 
 #: Suffixes of the keys that qualify another metric: ``rejection_at_0.3_error`` is the
-#: uncertainty of ``rejection_at_0.3``, ``rejection_at_0.3_lower_limit`` says it is a lower limit.
-COMPANIONS = ("_error", "_lower_limit")
+#: uncertainty of ``rejection_at_0.3``, ``rejection_at_0.3_lower_limit`` says it is a lower limit,
+#: ``_passing_background`` counts the background events it rests on and ``_low_statistics``
+#: flags fewer than 20 of them.
+COMPANIONS = ("_error", "_lower_limit", "_passing_background", "_low_statistics")
 
 
 def metric_goal(name: str) -> str | None:

@@ -120,6 +120,28 @@ def _thin(eff_s: np.ndarray, eff_b: np.ndarray, points: int = 3000) -> tuple[np.
     return eff_s[keep], eff_b[keep]
 
 
+def _background_events(y: np.ndarray, weight: np.ndarray | None) -> float:
+    """The effective number of background events (label 0) that a background efficiency is
+    measured on."""
+    background = np.asarray(y) == 0
+    w = np.ones(int(np.count_nonzero(background))) if weight is None else \
+        np.asarray(weight, dtype=np.float64)[background]
+    return binary.effective_events(w)
+
+
+def rejection_band(eff_b: np.ndarray, background_events: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ±1σ band of the rejection ``1/eps_B`` along a ROC curve: ``1/(eps_B ± sigma)``
+    with the binomial ``sigma = sqrt(eps_B (1 - eps_B) / N)`` of ``N`` (effective) background
+    events. Where ``eps_B - sigma`` reaches 0 the upper edge is unbounded (``inf``: drawn to
+    the top of the axes)."""
+    eps = np.asarray(eff_b, dtype=np.float64)
+    sigma = binary.efficiency_error(eps, background_events)
+    upper = np.full(eps.shape, np.inf)
+    bounded = eps - sigma > 0
+    upper[bounded] = 1.0 / (eps[bounded] - sigma[bounded])
+    return 1.0 / (eps + sigma), upper
+
+
 def roc_figure(
     methods: Mapping[str, Predictions],
     working_points: Sequence[float] = binary.WORKING_POINTS,
@@ -128,7 +150,9 @@ def roc_figure(
 ) -> Figure:
     """Background rejection ``1/eps_B`` (log scale) against signal efficiency, one line per method.
 
-    The legend gives each method's AUC; the working points (default
+    The legend gives each method's AUC; a shaded band along each curve is
+    its ±1σ statistical uncertainty (binomial on ``eps_B``, see
+    :func:`rejection_band`); the working points (default
     ``eps_S`` = 0.3 and 0.5) are marked by dotted vertical lines and a marker
     on every curve. The grey dashed line is a random classifier
     (``1/eps_B = 1/eps_S``).
@@ -154,6 +178,11 @@ def roc_figure(
             if rejection.size:
                 highest = max(highest, float(rejection[shown_s[passing] >= 0.05].max(initial=1.0)))
             ax.plot(shown_s[passing], rejection, color=colour[name], label=f"{name}  (AUC = {area:.4f})")
+            low, high = rejection_band(shown_b[passing], _background_events(y, weight))
+            # an unbounded edge is drawn past the top of the axes (set below)
+            ax.fill_between(shown_s[passing], low, np.minimum(high, 1e15), color=colour[name],
+                            alpha=0.25,
+                            linewidth=0)
             for point in working_points:
                 eps_b = binary.efficiency_at(eff_s, eff_b, point)
                 if eps_b > 0:
@@ -607,6 +636,7 @@ __all__ = [
     "predicted_vs_true_figure",
     "residuals_figure",
     "resolution_figure",
+    "rejection_band",
     "roc_figure",
     "score_distributions_figure",
 ]

@@ -35,6 +35,7 @@ from quanta.report.generated_section import generated_section
 from quanta.report.importance_section import importance_section
 from quanta.report.inputs_section import inputs_section
 from quanta.report.markup import escaped
+from quanta.report.repeats_section import repeats_section
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
 from quanta.report.score_figures import SCORE_FIGURES, weighted
 from quanta.rundir import RunDirectory
@@ -185,7 +186,31 @@ def _cell(values: dict[str, float], key: str) -> str:
     if value is None:
         return ""
     limit = bool(values.get(f"{key}_lower_limit"))
-    return _e(format_measurement(value, values.get(f"{key}_error"), limit))
+    text = _e(format_measurement(value, values.get(f"{key}_error"), limit))
+    if values.get(f"{key}_low_statistics"):
+        passing = values.get(f"{key}_passing_background")
+        rests = f" (rests on {round(passing):,} background events)" if passing is not None else ""
+        text += f'<sup class="low-statistics" title="fewer than 20 background events{rests}">†</sup>'
+    return text
+
+
+def _split_size(run: RunRecord, split: str) -> str:
+    """`` — N events (S signal, B background)`` of a split, from the first method that saved
+    its predictions (the counts of a binary split's labels); empty when none did."""
+    import numpy as np
+
+    for method in run.methods:
+        saved = method.predictions.get(split)
+        if saved is None:
+            continue
+        events = int(np.asarray(saved.score).shape[0])
+        text = f" — {events:,} events"
+        if saved.y is not None and any(k.startswith("rejection_at_")
+                                       for k in method.metrics.get(split, {})):
+            signal = int(np.count_nonzero(np.asarray(saved.y).reshape(-1) == 1))
+            text += f" ({signal:,} signal, {events - signal:,} background)"
+        return _e(text)
+    return ""
 
 
 def _metrics_table(run: RunRecord) -> str:
@@ -208,9 +233,11 @@ def _metrics_table(run: RunRecord) -> str:
     head = "".join(f'<th class="num" title="{_e(c)}">{metric_label(c)}</th>' for c in columns)
     rows = []
     limits = infinite = False
+    few: list[tuple[str, str, str, int | None]] = []  # low-statistics rejections, for the note
     for split in splits:
         methods = [m for m in run.methods if split in m.metrics]
-        rows.append(f'<tr class="split"><th colspan="{len(columns) + 1}">{_e(split)}</th></tr>')
+        rows.append(f'<tr class="split"><th colspan="{len(columns) + 1}">{_e(split)}'
+                    f"{_split_size(run, split)}</th></tr>")
         best = {c: _best([_ranked(m.metrics[split], c) for m in methods], metric_goal(c))
                 for c in columns}
         for i, method in enumerate(methods):
@@ -220,9 +247,15 @@ def _metrics_table(run: RunRecord) -> str:
                 css = "num best" if i in best[c] else "num"
                 cells.append(f'<td class="{css}">{_cell(values, c)}</td>')
                 limits = limits or bool(values.get(f"{c}_lower_limit"))
+                if values.get(f"{c}_low_statistics"):
+                    few.append((split, method.name, c, values.get(f"{c}_passing_background")))
                 infinite = infinite or math.isinf(values.get(c, 0.0))
             rows.append(f"<tr>{''.join(cells)}</tr>")
     note = "Best value of each column within a split in <b>bold</b>."
+    if any(f"{c}_error" in m.metrics[s] for s in splits for m in run.methods
+           if s in m.metrics for c in ("auc", "accuracy")):
+        note += (" The AUC is quoted ± its statistical uncertainty (DeLong's closed form, with "
+                 "effective numbers of events when weighted), the accuracy ± its binomial one.")
     if any(c.startswith("rejection_at_") for c in columns):
         note += (
             " Background rejections 1/ε<sub>B</sub> are read off the ROC curve at the given "
@@ -236,6 +269,13 @@ def _metrics_table(run: RunRecord) -> str:
         if infinite:
             note += (" ∞ (a run written by an older quanta) means no background event passed "
                      "the cut.")
+        if few:
+            note += (" † Low statistics: the rejection rests on fewer than 20 background events "
+                     "passing the cut, so its binomial uncertainty is itself rough — "
+                     + "; ".join(f"{_e(m)} ({_e(s)}) {metric_label(c)}: "
+                                 + (f"{round(n):,} background events" if n is not None
+                                    else "count unknown")
+                                 for s, m, c, n in few) + ".")
     note = f'<p class="note">{note}</p>'
     return (
         f'<table class="metrics"><thead><tr><th>Method</th>{head}</tr></thead>'
@@ -338,7 +378,8 @@ def _roc_figures(run: RunRecord, split: str) -> list[str]:
         _figure_block(
             f"ROC curves ({split} split)",
             "Background rejection 1/ε<sub>B</sub> against signal efficiency ε<sub>S</sub> for every "
-            "method; higher is better. Dots and dotted lines mark the working points "
+            "method; higher is better. The shaded band is ±1σ statistical (binomial on "
+            "ε<sub>B</sub>). Dots and dotted lines mark the working points "
             "ε<sub>S</sub> = 0.3 and 0.5; the dashed grey line is a random guess.",
             lambda: figures.roc_figure(_predictions(run, split), colours=_colours(run)),
         )
@@ -665,7 +706,7 @@ def _page(run: RunRecord, style: str, files: FigureFiles | None) -> str:
         facts.append(f"seed {seed}")
     if style != DEFAULT:
         facts.append(f"figures in the {style} style")
-    body = (f"<h2>Metrics</h2>{_metrics_table(run)}{_timing_table(run)}"
+    body = (f"<h2>Metrics</h2>{_metrics_table(run)}{repeats_section(run)}{_timing_table(run)}"
             f"{_figures_section(run)}{generated_section(run)}{importance_section(run)}"
             f"{data_section(run)}{inputs_section(run)}{_environment_section(run)}"
             f"{_config_section(run)}")

@@ -171,14 +171,20 @@ def test_binary_metrics_keys_and_dispatch():
     y, score, weight = _sample(n=1000, ties=False)
     probability = 1.0 / (1.0 + np.exp(-score))
     metrics = binary_metrics(y, probability, weight)
-    assert list(metrics) == ["auc", "accuracy",
+    assert list(metrics) == ["auc", "auc_error", "accuracy", "accuracy_error",
                              "rejection_at_0.3", "rejection_at_0.3_error",
-                             "rejection_at_0.3_lower_limit",
+                             "rejection_at_0.3_lower_limit", "rejection_at_0.3_passing_background",
+                             "rejection_at_0.3_low_statistics",
                              "rejection_at_0.5", "rejection_at_0.5_error",
-                             "rejection_at_0.5_lower_limit", "ece"]
-    flags = {k for k in metrics if k.endswith("_lower_limit")}
-    assert all(type(metrics[k]) is bool and metrics[k] is False for k in flags)
-    assert all(type(v) is float and np.isfinite(v) for k, v in metrics.items() if k not in flags)
+                             "rejection_at_0.5_lower_limit", "rejection_at_0.5_passing_background",
+                             "rejection_at_0.5_low_statistics", "ece"]
+    flags = {k for k in metrics if k.endswith(("_lower_limit", "_low_statistics"))}
+    counts = {k for k in metrics if k.endswith("_passing_background")}
+    assert all(type(metrics[k]) is bool for k in flags)
+    assert not any(metrics[k] for k in flags if k.endswith("_lower_limit"))
+    assert all(type(metrics[k]) is int and metrics[k] > 0 for k in counts)
+    assert all(type(v) is float and np.isfinite(v) for k, v in metrics.items()
+               if k not in flags | counts)
     assert metrics_for("binary", y, probability, weight) == metrics
     assert metrics["rejection_at_0.3"] > metrics["rejection_at_0.5"] > 1.0
 

@@ -65,7 +65,7 @@ def test_regression_report_shows_coverage_of_the_methods_with_uncertainties(tmp_
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["mlp"]["test"]["coverage_68"] > metrics["bdt"]["test"]["coverage_68"]
     table = page[page.index('<table class="metrics">'):page.index("</table>")]
-    test_rows = table[table.index(">test<"):table.index(">valid<")]
+    test_rows = table[table.index(">test"):table.index(">valid")]  # "test — N events ..."
     for method in ("mlp", "bdt"):
         cells = _cell_classes(table, test_rows, method)
         assert cells["coverage_68"] == cells["coverage_95"] == "num"  # no better direction

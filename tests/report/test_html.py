@@ -159,7 +159,7 @@ def test_report_without_history_or_valid_split(tmp_path):
     run_dir = write_fake_run(tmp_path / "run", splits=("train", "test"), networks=(), n=500)
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert "Training history" not in page
-    assert ">valid<" not in page
+    assert ">valid<" not in page and ">valid —" not in page
     assert len(_images(page)) == 4  # ROC, overtraining (linear, log), reliability
 
 
