@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", nargs="?", help="experiment YAML file (omit for the built-in default)")
     run.add_argument("--out", help="parent folder of run directories (default: the file's 'output', runs/)")
     run.add_argument("--seed", type=int, help="seed of data, split and training (overrides the file)")
+    run.add_argument("--repeat", type=int, metavar="N",
+                     help="train every method N times with different initialisation seeds on the same "
+                          "split; the metrics as mean ± std (overrides the file's 'repeat', default 1)")
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the file)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its directory")
     run.add_argument("--run-dir", metavar="DIR",
@@ -299,12 +302,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with handling(whole_process=True):  # the run's own handling nests in this one
             run_experiment(args.experiment, out=args.out, seed=args.seed, device=args.device,
-                           resume=args.resume, run_dir=args.run_dir)
+                           resume=args.resume, run_dir=args.run_dir, repeat=args.repeat)
     except Preempted as stop:  # before TrainingInterrupted: a pre-empted network is both
         _preempted(args, stop)
         return EXIT_PREEMPTED
     except TrainingInterrupted as stop:
         run_dir = stop.checkpoint.parent.parent if stop.checkpoint else None
+        if run_dir is not None and run_dir.parent.name == "repeats":  # repeats/<r>/<method>/
+            run_dir = run_dir.parent.parent
         print(f"\ninterrupted after epoch {stop.epoch}", file=sys.stderr)
         if run_dir is not None:
             print(f"checkpoint: {stop.checkpoint}\nresume with: quanta run --resume {run_dir}", file=sys.stderr)
@@ -331,6 +336,7 @@ def _preempted(args: argparse.Namespace, stop) -> None:
         command = ["quanta", "run", *([args.experiment] if args.experiment else []),
                    "--run-dir", str(args.run_dir or stop.run_dir)]
         command += [*(["--seed", str(args.seed)] if args.seed is not None else []),
+                    *(["--repeat", str(args.repeat)] if args.repeat is not None else []),
                     *(["--device", args.device] if args.device else [])]
     elif args.resume is not None:
         command = ["quanta", "run", "--resume", str(args.resume)]
@@ -338,6 +344,7 @@ def _preempted(args: argparse.Namespace, stop) -> None:
         command = ["quanta", "run", *([args.experiment] if args.experiment else []),
                    *(["--out", str(args.out)] if args.out else []),
                    *(["--seed", str(args.seed)] if args.seed is not None else []),
+                   *(["--repeat", str(args.repeat)] if args.repeat is not None else []),
                    *(["--device", args.device] if args.device else [])]
     print(f"requeue with: {shlex.join(command)}  (exit status {EXIT_PREEMPTED})", file=sys.stderr)
 

@@ -100,6 +100,7 @@ class ExperimentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="experiment", pattern=NAME_PATTERN, max_length=NAME_LENGTH)
     seed: int = 1
+    repeat: int = Field(default=1, ge=1)  # trainings of every method, seeds from (seed, r) (quanta.repeats)
     task: str = "binary"
     task_params: dict[str, Any] = Field(default_factory=dict)  # parameters of the task (e.g. multi-task heads)
     data: DataConfig = Field(default_factory=DataConfig)

@@ -95,7 +95,7 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
                    seed: int | None = None, device: str | None = None, resume: str | Path | None = None,
                    data: Dataset | None = None, module: Any = None, callbacks: list | None = None,
                    verbose: bool = True, report: bool = True,
-                   run_dir: str | Path | None = None) -> ExperimentRun:
+                   run_dir: str | Path | None = None, repeat: int | None = None) -> ExperimentRun:
     """Run every method of an experiment on one split and write one run directory.
 
     Args:
@@ -114,6 +114,9 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
             does when it holds an interrupted run of the same resolved config (``output`` aside),
             kept when that run finished (nothing is retrained); another config there is an error
             naming the first key that differs. A requeued batch job repeats the same command.
+        repeat: overrides the config's ``repeat``: train every method this many times with seeds
+            derived from (seed, repeat) on the same split, ``repeats.json`` the mean ± std
+            (:mod:`quanta.repeats`).
 
     While it runs, SIGTERM and SIGUSR1 stop it for a requeue: ``quanta.train.loop.TrainingPreempted``
     when a network saved its place inside an epoch, else ``quanta.train.preemption.Preempted``;
@@ -124,11 +127,11 @@ def run_experiment(experiment: str | Path | dict[str, Any] | None = None, *, out
         raise UserError("run: give --resume RUN_DIR or --run-dir DIR, not both")
     with preemption.handling():
         return _run_experiment(experiment, out, seed, device, resume, data, module, callbacks, verbose,
-                               report, run_dir)
+                               report, run_dir, repeat)
 
 
 def _run_experiment(experiment, out, seed, device, resume, data, module, callbacks, verbose, report,
-                    given_dir) -> ExperimentRun:
+                    given_dir, repeat=None) -> ExperimentRun:
     say = print if verbose and is_writing_rank() else _silent  # under torchrun, rank 0 speaks
     run_dir = None
     if resume is not None:
@@ -139,7 +142,8 @@ def _run_experiment(experiment, out, seed, device, resume, data, module, callbac
         config = resolve(raw)
     else:
         raw = load_config(experiment)
-        overrides = {"seed": seed, "device": device, "output": None if out is None else str(out)}
+        overrides = {"seed": seed, "device": device, "output": None if out is None else str(out),
+                     "repeat": repeat}
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if data is not None:
             given = raw.get("data", {})
@@ -297,14 +301,17 @@ def _first_difference(there: Any, here: Any, key: str = "") -> tuple[str, Any, A
 
 def _run_methods(prepared: Prepared, run_dir: RunDirectory, callbacks: list | None, resuming: bool, say,
                  module: Any) -> dict[str, MethodResult]:
+    from quanta.repeats import check_repeats, run_repeats
     from quanta.tracking import Tracking
 
+    check_repeats(prepared.config)
     say(f"run directory: {run_dir.path}")
     results: dict[str, MethodResult] = {}
     with Tracking(prepared.config, run_dir.path, resuming) as tracking:  # TensorBoard, MLflow
         for entry in prepared.config.methods:
             results[entry.name] = run_method(prepared, entry, run_dir, callbacks or [], resuming, say, module,
                                              tracking)
+    run_repeats(prepared, run_dir, results, callbacks, resuming, say, module)  # repeat: N > 1
     run_dir.write_metrics({name: {**r.metrics, "seconds": r.seconds} for name, r in results.items()})
     return results
 
@@ -560,9 +567,17 @@ def _summary(run: ExperimentRun, task) -> str:
                 cells.append("-".rjust(size))
             elif values.get(f"{key}_lower_limit"):
                 cells.append(f"> {value:,.0f}".rjust(size))
+            elif values.get(f"{key}_low_statistics"):  # marked, explained below the table
+                cells.append((format_measurement(value, values.get(f"{key}_error")) + " !")
+                             .rjust(size))
             elif f"{key}_error" in values:
                 cells.append(format_measurement(value, values[f"{key}_error"]).rjust(size))
             else:
                 cells.append(f"{value:{size}.4f}")
         lines.append("  " + name.ljust(width) + "".join(cells))
+    if any(values.get(f"{key}_low_statistics") for _, values in rows for key in keys):
+        from quanta.evaluate.binary import LOW_STATISTICS
+
+        lines.append(f"  ! rests on fewer than {LOW_STATISTICS} surviving background events "
+                     "(low statistics)")
     return "\n".join(lines)

@@ -6,6 +6,8 @@
       data.json            source, feature names, classes, split sizes
       inputs.json          the training inputs binned per class (quanta.evaluate.input_summary)
       metrics.json         {method: {split: {metric: value}, "seconds": {...}}}   (written last)
+      repeats.json         with `repeat: N`: per method, split and metric the N trainings' values,
+                           mean, std and the seeds (quanta.repeats)
       report.html          the report (quanta.report)
       figures/             the report's figures as PNG and PDF (replaced whole by each report; no manifest)
       manifest.json        the SHA-256 of each file above
@@ -17,6 +19,7 @@
                            the trees' own importances (:meth:`MethodDirectory.write_importance`)
         ...                the estimator's own files (model.safetensors, checkpoint.safetensors, sklearn.json, ...)
         manifest.json      the SHA-256 of each file of the folder (all of them once the method has finished)
+      repeats/<r>/<method>/  with `repeat: N`, repeat r = 1 .. N-1 of each method: a method folder as above
 
 A run never overwrites another (:meth:`RunDirectory.create`). Every file is
 written atomically (a temporary file renamed into place), so a killed process
@@ -322,6 +325,8 @@ class RunDirectory(_Folder):
     INPUTS = "inputs.json"
     METRICS = "metrics.json"
     REPORT = "report.html"
+    REPEATS = "repeats.json"  # the spread over repeated trainings (quanta.repeats)
+    REPEATS_FOLDER = "repeats"  # repeats/<r>/<method>/: repeat r of each method
     #: The files that make a folder a run directory.
     MARKERS = (CONFIG, ENVIRONMENT)
 
@@ -469,6 +474,13 @@ class RunDirectory(_Folder):
 
     def read_metrics(self) -> dict[str, Any]:
         return self.read_json(self.METRICS)
+
+    def write_repeats(self, record: dict[str, Any]) -> Path:
+        return self.write_json(self.REPEATS, record)
+
+    def read_repeats(self) -> dict[str, Any] | None:
+        """``repeats.json``, or None for a run trained once."""
+        return self.read_json(self.REPEATS) if (self.path / self.REPEATS).exists() else None
 
 
 def _version(package: str) -> str | None:
