@@ -1,9 +1,10 @@
 """Top-quark vs QCD jets simulated with Pythia 8 and clustered with FastJet.
 
 The public entry point is :func:`jets`. Files: ``generate`` (Pythia settings,
-seeded chunks, parallel workers), ``clustering`` (event record -> leading
-anti-kt jet), ``matching`` (top containment), ``substructure`` (N-subjettiness
-and friends), ``views`` (features, constituents), ``images`` (jet images),
+seeded chunks, parallel workers), ``detector`` (Delphes-like tracks, towers and
+particle flow, optional), ``clustering`` (event record -> leading anti-kt jet),
+``matching`` (top containment), ``substructure`` (N-subjettiness and friends),
+``views`` (features, constituents), ``images`` (jet images),
 ``trees`` (kt clustering trees), and the shared ``quanta.simulators.parallel`` (workers) and
 ``quanta.simulators.progress`` (display).
 """
@@ -34,6 +35,7 @@ def jets(
     image_pixels: Annotated[int, Field(ge=4, description="an integer >= 4")] = 40,
     workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
+    detector: Literal["none", "delphes_atlas", "delphes_cms"] = "none",
 ) -> Dataset:
     """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image, tree
 
@@ -103,8 +105,15 @@ def jets(
         workers: generation processes; 0 uses every available core. The result
             does not depend on it.
         progress: show a progress bar (plain lines when stdout is not a terminal).
+        detector: ``none`` clusters the particles (particle level, as above);
+            ``delphes_atlas`` or ``delphes_cms`` first pass each event through a
+            Delphes-like detector (tracks with the field's low-pT cut, efficiency
+            and pT smearing; ECAL/HCAL towers with the card's granularity and
+            resolution; particle flow into tracks, photons and neutral hadrons)
+            and cluster its e-flow objects, as in the public sample; the jet
+            selection and top matching are unchanged (see ``detector``).
 
-    Generation is cached per (seed, size, pt window, generator version) in
+    Generation is cached per (seed, size, pt window, detector, generator version) in
     ``$QUANTA_CACHE`` (default ``~/.cache/quanta``); views are computed from the
     cached jets, so switching views never re-runs Pythia.
 
@@ -123,14 +132,17 @@ def jets(
 
     physics = {"version": generate.GENERATOR_VERSION, "seed": int(seed), "size": int(size),
                "pt_min": float(pt_min), "pt_max": float(pt_max)}
+    if detector != "none":  # particle level keeps the key it always had
+        physics["detector"] = detector
 
     def build_raw() -> dict[str, np.ndarray]:
-        return generate.simulate(size, seed, pt_min, pt_max, workers=workers, progress=progress)
+        return generate.simulate(size, seed, pt_min, pt_max, workers=workers, progress=progress,
+                                 detector=detector)
 
     raw = cached("jets", physics, build_raw)
     info: dict[str, Any] = {"view": view, "size": size, "seed": seed, "pt_min": pt_min, "pt_max": pt_max,
                             "n_constituents": n_constituents, "image_pixels": image_pixels,
-                            "workers": workers, "progress": progress,
+                            "workers": workers, "progress": progress, "detector": detector,
                             "generator": generate.GENERATOR_VERSION}
     arrays: dict[str, np.ndarray] = {"y": raw["y"].astype(np.int64)}
     if view == "features":

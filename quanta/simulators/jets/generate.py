@@ -10,6 +10,9 @@ What is simulated (one Pythia instance per chunk, created inside the worker):
   pile-up, as in the public top-tagging reference sample (arXiv:1902.09914) -
   this also makes generation about three times faster. Particles with
   c*tau > 10 mm are stable (the usual LHC definition of a final-state particle).
+* Optionally (``Chunk.detector``) the final state of each batch passes a
+  Delphes-like detector (:mod:`quanta.simulators.jets.detector`, its generator
+  seeded from the chunk's seed) and its e-flow objects are clustered instead.
 * The hard-process pT window (``PhaseSpace:pTHatMin/Max``) follows the requested
   jet pT window with a margin (see :func:`pthat_window`), so few events are
   wasted on jets outside it.
@@ -28,6 +31,7 @@ import numpy as np
 
 from quanta.errors import UserError
 from quanta.simulators.jets.clustering import LeadingJets, event_record, leading_jets, segment_rows
+from quanta.simulators.jets.detector import detector_record
 from quanta.simulators.jets.matching import top_contained
 from quanta.simulators.parallel import chunk_seed, chunk_sizes, run_chunks
 
@@ -42,6 +46,7 @@ PROCESSES = {
 }
 MIN_EFFICIENCY = 0.002  # fewer kept jets per event than this after MIN_EVENTS: the window is hopeless
 MIN_EVENTS = 5000
+DETECTOR_STREAM = 0xDE7EC7  # second seed word of a chunk's detector generator (Pythia has the first)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Chunk:
     seed: int
     pt_min: float
     pt_max: float
+    detector: str = "none"  # a name of detector.DETECTORS; its randomness is seeded from ``seed``
 
 
 def pthat_window(pt_min: float, pt_max: float) -> tuple[float, float]:
@@ -72,12 +78,13 @@ def pthat_window(pt_min: float, pt_max: float) -> tuple[float, float]:
     return 0.75 * pt_min, pt_max + 0.2 * pt_max
 
 
-def plan_chunks(size: int, seed: int, pt_min: float, pt_max: float) -> list[Chunk]:
+def plan_chunks(size: int, seed: int, pt_min: float, pt_max: float,
+                detector: str = "none") -> list[Chunk]:
     """The chunks of a data set: ``size // 2`` top jets and the rest QCD, classes interleaved."""
     per_class = {LABELS["top"]: size // 2, LABELS["qcd"]: size - size // 2}
     plans = {}
     for label, total in per_class.items():
-        plans[label] = [Chunk(label, i, n, chunk_seed(seed, label, i), pt_min, pt_max)
+        plans[label] = [Chunk(label, i, n, chunk_seed(seed, label, i), pt_min, pt_max, detector)
                         for i, n in enumerate(chunk_sizes(total, CHUNK_JETS))]
     longest = max(len(p) for p in plans.values())
     return [p[i] for i in range(longest) for p in plans.values() if i < len(p)]
@@ -116,13 +123,17 @@ def simulate_chunk(chunk: Chunk) -> dict[str, np.ndarray]:
     if not pythia.init():
         raise RuntimeError(f"Pythia failed to initialise with {pythia_settings(chunk)}")
 
+    detector_rng = np.random.default_rng((chunk.seed, DETECTOR_STREAM))
     kept: list[LeadingJets] = []
     n_kept, n_events, efficiency = 0, 0, 0.2
     while n_kept < chunk.n_jets:
         wanted = (chunk.n_jets - n_kept) / max(efficiency, 0.01)
         batch = pythia.nextBatch(int(np.clip(1.1 * wanted + 10, 20, 500)), "skip")
         record = event_record(batch)
-        jets = leading_jets(record, chunk.pt_min)
+        if chunk.detector == "none":
+            jets = leading_jets(record, chunk.pt_min)
+        else:
+            jets = leading_jets(detector_record(record, chunk.detector, detector_rng), chunk.pt_min)
         keep = (jets.pt < chunk.pt_max) & (np.abs(jets.eta) < JET_ETA_MAX)
         if chunk.label == LABELS["top"]:
             keep &= top_contained(record, jets)
@@ -168,9 +179,9 @@ def pack(pieces: list[LeadingJets], n_jets: int, label: int) -> dict[str, np.nda
 
 
 def simulate(size: int, seed: int, pt_min: float, pt_max: float, workers: int = 0,
-             progress: bool = True) -> dict[str, np.ndarray]:
+             progress: bool = True, detector: str = "none") -> dict[str, np.ndarray]:
     """All jets of a data set, rows shuffled with ``seed``; see :func:`pack` for the arrays."""
-    chunks = plan_chunks(size, seed, pt_min, pt_max)
+    chunks = plan_chunks(size, seed, pt_min, pt_max, detector)
     results = run_chunks(simulate_chunk, chunks, size, "simulating jets", unit="jets", workers=workers,
                          progress=progress)
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].label, chunks[i].index))
