@@ -132,14 +132,15 @@ def spread_table(record: dict[str, Any], split: str = "test") -> str:
     first = list(dict.fromkeys(key for _, values in rows for key in values))
     keys = [k for k in first if not any(k.endswith(s) and k.removesuffix(s) in first for s in COMPANIONS)]
     width = max([len(n) for n, _ in rows] + [6])
-    columns = {key: max(22, len(key) + 2) for key in keys}
+    texts = {name: {k: spread_text(values[k]) if k in values else "-" for k in keys}
+             for name, values in rows}
+    # every column as wide as its longest cell, and two spaces apart
+    columns = {key: 2 + max([len(key), 18, *(len(t[key]) for t in texts.values())]) for key in keys}
     lines = [f"{split} metrics over {record['repeat']} trainings (mean ± std; seeds "
              + ", ".join(str(s) for s in record["seeds"]) + "):",
              "  " + "method".ljust(width) + "".join(k.rjust(columns[k]) for k in keys)]
-    for name, values in rows:
-        cells = [(spread_text(values[k]) if k in values else "-").rjust(columns[k])
-                 for k in keys]
-        lines.append("  " + name.ljust(width) + "".join(cells))
+    for name, _ in rows:
+        lines.append("  " + name.ljust(width) + "".join(texts[name][k].rjust(columns[k]) for k in keys))
     return "\n".join(lines)
 
 
