@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                            "retraining of the best configuration, no report")
 
     report = commands.add_parser(
-        "report", help="regenerate report.html (and figures/*.png, *.pdf) of a run directory")
+        "report", help="regenerate report.html (and figures/*.png, *.pdf) of a run directory "
+                       "or of a study folder of quanta tune")
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.add_argument("--style", metavar="{default,atlas,cms,lhcb,root}",
                         help="draw the figures in this style instead of the run's own "
@@ -199,7 +200,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
                        ("tasks", "tasks (what is learned)")):
         commands.add_parser(name, help=f"list the registered {what}")
-    datasets = commands.add_parser("datasets", help="list the registered data sources; 'datasets show NAME' draws examples",
+    datasets = commands.add_parser("datasets", help="list the registered data sources; 'datasets show NAME' draws examples, "
+                                        "'datasets generate NAME' writes shards",
                                    description="List the data sources, or draw a few examples of one to a PNG.")
     shows = datasets.add_subparsers(dest="action", metavar="ACTION")
     show = shows.add_parser("show", help="write a PNG of a few examples of a source")
