@@ -32,28 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
+from events import FEATURES, make_data, write_data  # benchmarks/events.py
 
-FEATURES, HIDDEN = 30, (128, 128)
+HIDDEN = (128, 128)
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-
-
-def make_data(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The events of train_throughput.make_data: 30 Gaussian variables, a linear cut's label."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(samples, FEATURES)).astype(np.float32)
-    w = rng.normal(size=FEATURES)
-    y = (x @ w + 0.5 * rng.normal(size=samples) > 0).astype(np.int64)
-    return x, y
-
-
-def write_data(path: Path, samples: int) -> list[str]:
-    """The events as columns of an ``.npz`` (quanta's files source reads it); their names."""
-    x, y = make_data(samples)
-    names = [f"x{i}" for i in range(FEATURES)]
-    np.savez(path, label=y, **{name: x[:, i] for i, name in enumerate(names)})
-    return names
 
 
 def write_experiment(

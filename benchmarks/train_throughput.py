@@ -25,23 +25,15 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from events import FEATURES, make_data  # benchmarks/events.py
 from torch.utils.data import DataLoader, TensorDataset
 
 import quanta
 from quanta.models.mlp import MLP
 
-FEATURES, HIDDEN = 30, (128, 128)
-
-
-def make_data(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(samples, FEATURES)).astype(np.float32)
-    w = rng.normal(size=FEATURES)
-    y = (x @ w + 0.5 * rng.normal(size=samples) > 0).astype(np.int64)
-    return x, y
+HIDDEN = (128, 128)
 
 
 def model() -> torch.nn.Module:

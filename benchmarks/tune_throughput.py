@@ -27,22 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
+from events import FEATURES, write_data  # benchmarks/events.py
 
-FEATURES = 30
 NAME = "tune-throughput"
-
-
-def write_data(path: Path, samples: int, seed: int = 0) -> list[str]:
-    """Labelled events (train_throughput.make_data) as columns of an ``.npz``; their names."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(samples, FEATURES)).astype(np.float32)
-    w = rng.normal(size=FEATURES)
-    y = (x @ w + 0.5 * rng.normal(size=samples) > 0).astype(np.int64)
-    names = [f"x{i}" for i in range(FEATURES)]
-    np.savez(path, label=y, **{name: x[:, i] for i, name in enumerate(names)})
-    return names
 
 
 def write_experiment(path: Path, data: Path, names: list[str], epochs: int) -> None:

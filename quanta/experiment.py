@@ -454,7 +454,21 @@ def run_method(prepared: Prepared, entry, run_dir: RunDirectory, callbacks: list
 
 
 def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) -> dict[str, dict[str, float]]:
-    """Predict every split, save the predictions, return the metrics per split.
+    """Predict every split, save the predictions, return the metrics per split."""
+    arrays: dict[str, np.ndarray] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for name in SPLITS:
+        if len(parts[name]) == 0:
+            continue
+        metrics[name], saved = score_part(estimator, task, parts[name], name)
+        arrays.update(saved)
+    folder.write_predictions(arrays)
+    return metrics
+
+
+def score_part(estimator, task, part, split: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The task's metrics of ``estimator`` on ``part`` and the prediction arrays to save for it
+    (``<split>_[<head>_]y``, ``_score``, ``_weight``).
 
     An estimator that gives an uncertainty of its scores (a standard deviation
     per score) has it saved as ``<split>_uncertainty`` and evaluated by the
@@ -462,33 +476,27 @@ def _score(estimator, task, parts: dict[str, Dataset], folder: MethodDirectory) 
     """
     from quanta.estimators import predict_with_uncertainty
 
+    score, uncertainty = predict_with_uncertainty(estimator, part)
     arrays: dict[str, np.ndarray] = {}
-    metrics: dict[str, dict[str, float]] = {}
-    for name in SPLITS:
-        part = parts[name]
-        if len(part) == 0:
-            continue
-        score, uncertainty = predict_with_uncertainty(estimator, part)
-        metrics[name] = {}
-        known = part.targets
-        for head, (evaluation, target, head_score) in task.evaluation_heads(known, score).items():
-            y, scored, weight = per_element(known, target, head_score)
-            prefix = f"{head}_" if head else ""
-            if y is not None:
-                arrays[f"{name}_{prefix}y"] = y
-            arrays[f"{name}_{prefix}score"] = scored
-            if weight is not None:
-                arrays[f"{name}_{prefix}weight"] = weight
-            values = dict(evaluation.metrics(y, scored, weight))
-            if uncertainty is not None and not head:  # per-head uncertainties are not given
-                sigma = per_element(known, target, uncertainty)[1]
-                arrays[f"{name}_uncertainty"] = sigma
-                if y is not None and evaluation.uncertainty_metrics is not None:
-                    values.update(evaluation.uncertainty_metrics(y, scored, sigma, weight))
-            # undefined on this split: left out
-            metrics[name].update({prefix + k: v for k, v in values.items() if math.isfinite(v)})
-    folder.write_predictions(arrays)
-    return metrics
+    metrics: dict[str, float] = {}
+    known = part.targets
+    for head, (evaluation, target, head_score) in task.evaluation_heads(known, score).items():
+        y, scored, weight = per_element(known, target, head_score)
+        prefix = f"{head}_" if head else ""
+        if y is not None:
+            arrays[f"{split}_{prefix}y"] = y
+        arrays[f"{split}_{prefix}score"] = scored
+        if weight is not None:
+            arrays[f"{split}_{prefix}weight"] = weight
+        values = dict(evaluation.metrics(y, scored, weight))
+        if uncertainty is not None and not head:  # per-head uncertainties are not given
+            sigma = per_element(known, target, uncertainty)[1]
+            arrays[f"{split}_uncertainty"] = sigma
+            if y is not None and evaluation.uncertainty_metrics is not None:
+                values.update(evaluation.uncertainty_metrics(y, scored, sigma, weight))
+        # undefined on this split: left out
+        metrics.update({prefix + k: v for k, v in values.items() if math.isfinite(v)})
+    return metrics, arrays
 
 
 #: the numbers of a generative method's ``generated.json`` that also enter its test metrics

@@ -85,6 +85,7 @@ class TrainingState:
         self._module, self._model = model, self.evaluated
         self.parallel: RankParallel | None = None  # the DDP wrapper, under torchrun
         self._joined = not place.distributed  # the ranks are joined at the first training step
+        self.distributed = place.distributed  # one process: no gradient averaging in step()
 
     @property
     def module(self) -> torch.nn.Module:
@@ -122,7 +123,8 @@ class TrainingState:
         objective = loss + penalty() if penalty is not None else loss
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        if self.parallel is None or not self.parallel.consume_forward():  # DDP did not average
+        if self.distributed and (self.parallel is None or not self.parallel.consume_forward()):
+            # DDP did not average the gradients in backward: one all-reduce of the part's
             average_gradients([p for p in self.parts[name].parameters() if p.requires_grad])
         if self.config.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.parts[name].parameters(), self.config.clip_grad_norm)

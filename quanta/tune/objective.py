@@ -149,25 +149,12 @@ class TrialObjective:
 
 def validation_metrics(estimator, task, valid) -> dict[str, float]:
     """The task's metrics of ``estimator`` on the validation split (as a run's ``valid`` metrics)."""
-    from quanta.estimators import predict_with_uncertainty
-    from quanta.tasks.evaluation import per_element
+    from quanta.experiment import score_part
 
     if len(valid) == 0:
         raise UserError("data.split: the validation split is empty; a search scores its trials "
                         "on it, give it a fraction above 0")
-    score, uncertainty = predict_with_uncertainty(estimator, valid)
-    known = valid.targets
-    metrics: dict[str, float] = {}
-    for head, (evaluation, target, head_score) in task.evaluation_heads(known, score).items():
-        y, scored, weight = per_element(known, target, head_score)
-        values = dict(evaluation.metrics(y, scored, weight))
-        if uncertainty is not None and not head and y is not None \
-                and evaluation.uncertainty_metrics is not None:
-            sigma = per_element(known, target, uncertainty)[1]
-            values.update(evaluation.uncertainty_metrics(y, scored, sigma, weight))
-        prefix = f"{head}_" if head else ""
-        metrics.update({prefix + k: float(v) for k, v in values.items() if math.isfinite(v)})
-    return metrics
+    return score_part(estimator, task, valid, "valid")[0]
 
 
 def inference_time(estimator, valid, repeats: int = 3) -> float:
