@@ -78,6 +78,25 @@ def _parser() -> argparse.ArgumentParser:
                       help="only run trials of an existing study (a worker on another machine): no "
                            "retraining of the best configuration, no report")
 
+    scan = commands.add_parser(
+        "label-scan", help="run a semi-supervised experiment once per fraction of kept labels; "
+                           "the test metric against the number of labels",
+        description="Run an experiment of task semi_supervised once per fraction of labelled training "
+                    "samples (overriding task_params.labelled), each into <out>/<name>-labels/<fraction>/; "
+                    "write label_scan.json, label_scan.png and label_scan.html there.",
+        epilog="Example:\n  quanta label-scan examples/semi_supervised.yaml --labelled 0.005,0.01,0.05,0.2 "
+               "--repeat 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan.add_argument("experiment", metavar="EXPERIMENT", help="experiment YAML file of task semi_supervised")
+    scan.add_argument("--labelled", required=True, metavar="FRACTIONS",
+                      help="comma-separated fractions of the train split whose labels are kept, each in (0, 1]")
+    scan.add_argument("--out", help="parent folder of the scan folder (default: the file's 'output', runs/)")
+    scan.add_argument("--repeat", type=int, metavar="N",
+                      help="train every method N times per fraction; the metric as mean ± std")
+    scan.add_argument("--seed", type=int, help="seed of data, split, labels kept and training (overrides the file)")
+    scan.add_argument("--metric", help="the test metric to scan (default: the task's monitored one, e.g. auc)")
+    scan.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the file)")
+
     report = commands.add_parser(
         "report", help="regenerate report.html (and figures/*.png, *.pdf) of a run directory "
                        "or of a study folder of quanta tune")
@@ -198,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
                             help="continue the campaigns logged in --out (an interrupted comparison)")
 
     for name, what in (("models", "network architectures"), ("methods", "classical methods"),
+                       ("agents", "reinforcement-learning agents"),
                        ("tasks", "tasks (what is learned)")):
         commands.add_parser(name, help=f"list the registered {what}")
     datasets = commands.add_parser("datasets", help="list the registered data sources; 'datasets show NAME' draws examples, "
@@ -286,6 +306,8 @@ def _listing(command: str) -> None:
         from quanta.methods import METHODS as registry
     elif command == "tasks":
         from quanta.tasks import TASKS as registry
+    elif command == "agents":
+        from quanta.agents import AGENTS as registry
     else:
         from quanta.data import SOURCES as registry
     entries = registry.describe()
@@ -408,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
             from quanta.tune.command import tune_command
 
             return tune_command(args)
+        if args.command == "label-scan":
+            from quanta.label_scan import label_scan_command
+
+            return label_scan_command(args)
         _listing(args.command)
         return 0
     except UserError as error:

@@ -43,12 +43,13 @@ class DataConfig(BaseModel):
 
 
 class MethodConfig(BaseModel):
-    """One entry of ``methods:`` — a network (``model:``) or a classical ``method:``."""
+    """One entry of ``methods:`` — a network (``model:``), a classical ``method:`` or an ``agent:``."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN, max_length=NAME_LENGTH)
     model: str | None = None
     method: str | None = None
+    agent: str | None = None  # a reinforcement-learning agent (quanta.agents), on an environment
     params: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     # source parameters that differ for this method (e.g. {view: image}): the same samples and
@@ -60,8 +61,9 @@ class MethodConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> MethodConfig:
-        if (self.model is None) == (self.method is None):
-            raise ValueError("give exactly one of 'model' (a network) or 'method' (a classical method)")
+        if sum(kind is not None for kind in (self.model, self.method, self.agent)) != 1:
+            raise ValueError("give exactly one of 'model' (a network), 'method' (a classical method) "
+                             "or 'agent' (a reinforcement-learning agent)")
         return self
 
     @property
@@ -198,6 +200,7 @@ def _plain(value: Any) -> Any:
 
 def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     """Validate a raw experiment dict; return it with every default filled in."""
+    from quanta.agents import AGENTS
     from quanta.data import SOURCES
     from quanta.methods import METHODS
     from quanta.models import DATA_ARGUMENTS, MODELS
@@ -215,8 +218,10 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
     if config.task not in TASKS:
         raise _named("task", config.task, TASKS)
     check_style(config.report.style, "report.style")  # before any work, not after training
-    task_params = _plain(_filled(TASKS.get(config.task),
-                                 validate_params(TASKS.get(config.task), config.task_params, "task_params")))
+    task_params = validate_params(TASKS.get(config.task), config.task_params, "task_params")
+    if "seed" in inspect.signature(TASKS.get(config.task)).parameters and "seed" not in task_params:
+        task_params["seed"] = config.seed  # e.g. which samples keep their labels (semi_supervised)
+    task_params = _plain(_filled(TASKS.get(config.task), task_params))
     resolved_data = {"source": config.data.source, "split": list(config.data.split),
                      "standardize": config.data.standardize}
     data_params: dict[str, Any] = {}
@@ -258,6 +263,18 @@ def resolve(raw: dict[str, Any]) -> ExperimentConfig:
                 raise first_error(error, merged, prefix) from None
             _check_device(train["device"], f"{where}.train.device")
             methods.append({"name": entry.name, "model": entry.model, "params": _plain(params), "train": train,
+                            "data": entry.data, "task_params": entry.task_params})
+        elif entry.agent is not None:
+            if entry.agent not in AGENTS:
+                raise _named(f"{where}.agent", entry.agent, AGENTS)
+            if entry.train:
+                raise UserError(f"{where}.train: training options apply to networks ('model:'), not "
+                                f"to agent '{entry.agent}'; set its params (steps, ...) instead")
+            cls = AGENTS.get(entry.agent)
+            params = validate_params(cls, entry.params, f"{where}.params")
+            if "seed" not in params:
+                params["seed"] = config.seed
+            methods.append({"name": entry.name, "agent": entry.agent, "params": _plain(_filled(cls, params)),
                             "data": entry.data, "task_params": entry.task_params})
         else:
             if entry.method not in METHODS:

@@ -2,8 +2,8 @@
 
 An *estimator* is what one entry of ``methods:`` becomes: a network
 (``model:``, :class:`quanta.train.network.Network`), a classical method
-(``method:``, :class:`quanta.methods.base.Method`), and later a group of
-networks or an agent. The runner knows only this surface::
+(``method:``, :class:`quanta.methods.base.Method`) or a reinforcement-learning
+agent (``agent:``, :class:`quanta.agents.base.Agent`, on an environment's episodes). The runner knows only this surface::
 
     estimator.fit(train, valid, task=task, directory=method_dir, callbacks=[...],
                   resume=False, label="mlp")   # parts are Datasets or streamed parts
@@ -45,7 +45,7 @@ class Estimator(Protocol):
 class EstimatorKind:
     """One kind of ``methods:`` entry: the key that names it and how to build, announce, resume and load it."""
 
-    key: str  # the entry's key: "model" or "method"
+    key: str  # the entry's key: "model", "method" or "agent"
     build: Callable[..., Any]
     announce: Callable[[Any, Any, bool], str]
     load: Callable[[Any, Path], Any]
@@ -120,11 +120,19 @@ def _never(directory: Path) -> bool:  # a classical method is fitted again from 
 def _check_method_data(entry, train) -> None:
     from quanta.methods import METHODS
 
+    _refuse_environment(entry, train, f"method {_entry_value(entry, 'method')}")
     METHODS.get(_entry_value(entry, "method")).check_data(train)
 
 
 def _any_data(entry, train) -> None:  # a network learns from memory and from a stream alike
-    return None
+    _refuse_environment(entry, train, f"model {_entry_value(entry, 'model')}")
+
+
+def _refuse_environment(entry, train, what: str) -> None:
+    if getattr(train, "episodic", False):
+        raise UserError(f"{_entry_value(entry, 'name')}: {what} learns from a data set; an "
+                        "environment's experiment takes agents (agent: dqn, ppo, reinforce, "
+                        "tabular_q, random, scripted)")
 
 
 def _load_method(entry, directory: Path):
@@ -133,11 +141,51 @@ def _load_method(entry, directory: Path):
     return METHODS.get(_entry_value(entry, "method")).load(directory)
 
 
+# -- reinforcement-learning agents -----------------------------------------------------------
+def _build_agent(entry, task, train, standardize: bool, module: Any = None):
+    from quanta.agents import AGENTS
+
+    return AGENTS.create(_entry_value(entry, "agent"), where=f"{_entry_value(entry, 'name')}.params",
+                         **(_entry_value(entry, "params") or {}))
+
+
+def _announce_agent(entry, agent, resume: bool) -> str:
+    return (f"{entry.name}: training agent {entry.agent} for {agent.steps:,} environment steps"
+            + (" — resuming from its checkpoint" if resume else ""))
+
+
+def _agent_checkpoint(directory: Path) -> bool:
+    from quanta.agents.base import CHECKPOINT_FILE
+
+    return (directory / CHECKPOINT_FILE).exists()
+
+
+def _check_agent_data(entry, train) -> None:
+    if not getattr(train, "episodic", False):
+        raise UserError(f"{_entry_value(entry, 'name')}: agent {_entry_value(entry, 'agent')} learns "
+                        "from an environment (data.source gymnasium or beam_steering), not from a "
+                        "data set")
+    from quanta.agents import AGENTS
+
+    environment = train.environment  # its spaces, before any agent trains
+    AGENTS.get(_entry_value(entry, "agent")).check_spaces(
+        environment.observation_space, environment.action_space,
+        _entry_value(entry, "name"), f"environment '{environment.name}'")
+
+
+def _load_agent(entry, directory: Path):
+    from quanta.agents.base import Agent
+
+    return Agent.load(directory)
+
+
 KINDS = (
     EstimatorKind("model", _build_network, _announce_network, _load_network, _network_checkpoint,
                   _any_data),
     EstimatorKind("method", _build_method, _announce_method, _load_method, _never,
                   _check_method_data),
+    EstimatorKind("agent", _build_agent, _announce_agent, _load_agent, _agent_checkpoint,
+                  _check_agent_data),
 )
 
 

@@ -191,9 +191,10 @@ def _write_start(run_dir: RunDirectory, config: ExperimentConfig, prepared: Prep
     """The files a run directory holds before its first method: config, data, inputs, environment."""
     run_dir.write_config(to_yaml(config))
     run_dir.write_data(data_record(prepared.dataset, prepared.parts))
-    run_dir.write_inputs(summarise_part(prepared.parts["train"], prepared.dataset.feature_names,
-                                        prepared.dataset.classes, prepared.task.evaluation.output,
-                                        config.seed))
+    if not getattr(prepared.dataset, "episodic", False):  # an environment has no inputs to summarise
+        run_dir.write_inputs(summarise_part(prepared.parts["train"], prepared.dataset.feature_names,
+                                            prepared.dataset.classes, prepared.task.evaluation.output,
+                                            config.seed))
     run_dir.write_environment(config.seed, config.device)
 
 
@@ -355,13 +356,20 @@ def prepare(config: ExperimentConfig, data: Any = None, say=_silent) -> Prepared
     from quanta.tasks import TASKS
 
     task = TASKS.create(config.task, where="task_params", **config.task_params)
+    for index, entry in enumerate(config.methods):  # a kind the task cannot train: before any data
+        task.check_kind(estimators.kind_of(entry).key, f"methods[{index}]")
     dataset = data if data is not None else _load_source(config, {}, say)
     dataset = dataset.checked(task.check_targets, task.needs_targets)
     parts = dataset.parts(config.data.split, config.seed, task.check_targets)
     task.check_split(parts)
-    say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs {dataset.input_shape}"
-        + (" (streamed from disk)" if dataset.streamed else "") + "; split "
-        + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
+    if getattr(dataset, "episodic", False):  # an environment: episodes, not samples
+        say(f"data: environment {dataset.name}, observations {dataset.input_shape}, actions "
+            f"{dataset.action_space}; episodes: train as many as each agent plays, valid "
+            f"{len(parts['valid']):,}, test {len(parts['test']):,}")
+    else:
+        say(f"data: {dataset.name}, {sum(len(p) for p in parts.values()):,} samples, inputs "
+            f"{dataset.input_shape}" + (" (streamed from disk)" if dataset.streamed else "") + "; split "
+            + ", ".join(f"{name} {len(part):,}" for name, part in parts.items()))
     views = {_view_key(e.data): parts for e in config.methods if not e.data}
     for index, entry in enumerate(config.methods):
         if entry.data and _view_key(entry.data) not in views:
@@ -544,6 +552,10 @@ def _rank_variables(estimator, task, valid, config: ExperimentConfig, folder: Me
                     say, name: str) -> None:
     """Write the method's ``importance.json`` and print its first variables."""
     if not folder.writer:  # the other ranks of a distributed run would compute what none writes
+        return
+    if getattr(valid, "episodic", False):
+        folder.write_importance({"split": "valid", "metric": task.monitor, "features": [],
+                                 "left_out": "an agent's observations are not ranked"})
         return
     record = variable_ranking(estimator, task, valid, config.seed, config.importance)
     folder.write_importance(record)

@@ -61,6 +61,10 @@ def predict_files(run_dir: str | Path, paths: list[str | Path], out: str | Path,
     run = RunDirectory.open(run_dir)
     raw = run.read_config()
     data = raw.get("data") or {}
+    if any(isinstance(e, dict) and e.get("agent") for e in raw.get("methods") or []):
+        raise UserError(f"{run.path}: this run's methods are reinforcement-learning agents, evaluated "
+                        "on an environment's episodes; quanta predict scores files with networks and "
+                        "classical methods")
     if file_reading(run, raw) is None:
         raise UserError(f"{run.path}: this run was trained from the '{data.get('source')}' source, not from files; "
                         "quanta predict reads new files the way a 'files' run read its own")

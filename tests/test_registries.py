@@ -8,13 +8,15 @@ import sys
 
 import pytest
 
+from quanta.agents import AGENTS
 from quanta.data import SOURCES
 from quanta.methods import METHODS
 from quanta.models import DATA_ARGUMENTS, MODELS
 from quanta.registry import Registry, parameters, summary_line
 from quanta.tasks import TASKS
 
-REGISTRIES = {"models": MODELS, "methods": METHODS, "tasks": TASKS, "datasets": SOURCES}
+REGISTRIES = {"models": MODELS, "methods": METHODS, "tasks": TASKS, "datasets": SOURCES,
+              "agents": AGENTS}
 ENTRIES = [(kind, name) for kind, registry in REGISTRIES.items() for name in registry.names()]
 
 

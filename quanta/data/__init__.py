@@ -36,6 +36,11 @@ for _name, _description in {
 }.items():
     _package = "quanta.data" if _name == "files" else "quanta.simulators"
     SOURCES.declare(_name, f"{_package}.{_name}:{_name}", _description)
+# environments: an agent's data (quanta.agents)
+SOURCES.declare("gymnasium", "quanta.agents.environment:gymnasium",
+                "A Gymnasium environment by its id (CartPole-v1, Acrobot-v1, FrozenLake-v1, ...): episodes as data")
+SOURCES.declare("beam_steering", "quanta.agents.beam_steering:beam_steering",
+                "Steering a beam through quadrupoles and correctors onto a target, read by noisy beam-position monitors")
 
 
 def load(name: str, **params: Any):

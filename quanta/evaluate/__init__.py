@@ -61,6 +61,15 @@ METRIC_GOALS: dict[str, str] = {
     "purity": "max",
     "ece": "min",
     "gaussian_nll": "min",
+    "precision_at_10": "max",
+    "probe_accuracy": "max",
+    "kendall_tau": "max",
+    "spearman_rho": "max",
+    "pairwise_accuracy": "max",
+    "ndcg": "max",
+    "ndcg_at_10": "max",
+    "mean_return": "max",
+    "median_return": "max",
 }
 
 #: Metrics that rank nothing: a coverage is right at its nominal level (68.27 %, 95.45 %),

@@ -60,6 +60,10 @@ def export_run(
         if name not in entries:
             raise unknown_name("method of this run", name, entries)
     chosen = list(dict.fromkeys(methods or entries))
+    agents = [name for name in chosen if entries[name].get("agent")]
+    if agents:  # a policy acts in an environment: there is no input tensor to score
+        raise UserError(f"{run.path}: {', '.join(agents)}: quanta export writes networks and classical "
+                        "methods; a reinforcement-learning agent is kept as <method>/agent.safetensors")
     targets = _targets(run, chosen, out)
     require_onnx()
     record = run.read_data() or {}

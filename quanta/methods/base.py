@@ -6,6 +6,7 @@ only store them in ``__init__``; what is learned in ``fit`` ends in ``_``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ class Method:
 
     #: per-round records (like a network's epochs), filled by ``fit`` if the method has rounds
     history: list[dict[str, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every subclass's ``fit`` learns from the labelled rows only, where its task hides labels
+        (``semi_supervised``: its ``labelled_rows``); a classical method never sees ``y = -1``."""
+        super().__init_subclass__(**kwargs)
+        if "fit" in cls.__dict__:
+            cls.fit = _on_labelled_rows(cls.__dict__["fit"])
 
     def fit(self, train: Dataset, valid: Dataset | None, task: Task, **context: Any) -> Method:
         """Fit for ``task``; ``context`` (directory, callbacks, resume, label) as a network gets it.
@@ -68,6 +76,18 @@ class Method:
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+
+
+def _on_labelled_rows(fit):
+    """``fit`` given only the rows its task knows the labels of (``task.labelled_rows``, if any)."""
+    @functools.wraps(fit)
+    def labelled_fit(self, train, valid=None, task=None, **context):
+        rows = getattr(task, "labelled_rows", None)
+        if rows is not None:
+            train, valid = rows(train), rows(valid)
+        return fit(self, train, valid, task, **context)
+
+    return labelled_fit
 
 
 def predict_in_chunks(data: Dataset, predict) -> np.ndarray:

@@ -35,6 +35,8 @@ for _name, _target, _description in (
     ("unet", "unet:UNet", "U-Net: encoder-decoder with skip connections for image-to-image tasks"),
     ("autoencoder", "autoencoder:Autoencoder", "Dense autoencoder: a dense encoder to a small code and the mirrored decoder, on the flattened inputs"),
     ("conv_autoencoder", "conv_autoencoder:ConvAutoencoder", "Convolutional autoencoder: strided convolutions down to a code, transposed convolutions back up"),
+    ("pretrained", "pretrained:Pretrained",
+     "Pre-trained encoder with a new head: the codes of another run's network, then dense layers, fine-tuned"),
     ("rnn", "recurrent:RecurrentNet", "Recurrent network (simple RNN, GRU or LSTM): stacked, optionally bidirectional, masked"),
     ("seq2seq", "seq2seq:Seq2Seq", "Encoder-decoder GRU with additive (Bahdanau) attention"),
     ("transformer", "transformer:TransformerEncoder", "Transformer encoder: pre-norm multi-head self-attention with positional encodings"),

@@ -177,6 +177,10 @@ def data_section(run: RunRecord) -> str:
     """What the methods were trained on: the events (source, sizes, classes, selection, derived
     variables, weights, whether the metrics are weighted), how they were read, files skipped,
     and the inputs of every method (its own ``data:`` on top of the shared one)."""
+    from quanta.report.environment_section import environment_section, is_environment
+
+    if is_environment(run):  # agents played an environment: no events, no inputs
+        return environment_section(run)
     data = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
     if not run.data and not data:
         return ""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from quanta.errors import UserError
 from quanta.evaluate import COMPANIONS, metric_goal
+from quanta.report.agent_figures import AGENT_FIGURES
 from quanta.report.data_section import data_section
 from quanta.report.embedding_figures import EMBEDDING_FIGURES
 from quanta.report.figure_files import FIGURES_FOLDER, PNG_DPI, FigureFiles, drawing, png_bytes
@@ -35,6 +36,8 @@ from quanta.report.generated_section import generated_section
 from quanta.report.importance_section import importance_section
 from quanta.report.inputs_section import inputs_section
 from quanta.report.markup import escaped
+from quanta.report.metric_learning_figures import METRIC_LEARNING_FIGURES
+from quanta.report.ordering_figures import ORDERING_FIGURES
 from quanta.report.repeats_section import repeats_section
 from quanta.report.rundir import REPORT_ORDER, RunRecord, read_run
 from quanta.report.score_figures import SCORE_FIGURES, weighted
@@ -204,7 +207,8 @@ def _split_size(run: RunRecord, split: str) -> str:
         if saved is None:
             continue
         events = int(np.asarray(saved.score).shape[0])
-        text = f" — {events:,} events"
+        unit = "episodes" if (run.data.get("info") or {}).get("environment") else "events"
+        text = f" — {events:,} {unit}"
         if saved.y is not None and any(k.startswith("rejection_at_")
                                        for k in method.metrics.get(split, {})):
             signal = int(np.count_nonzero(np.asarray(saved.y).reshape(-1) == 1))
@@ -592,6 +596,9 @@ FIGURES = {
     "decision_tree": _decision_tree_figures,
     **SCORE_FIGURES,
     **EMBEDDING_FIGURES,
+    **METRIC_LEARNING_FIGURES,
+    **ORDERING_FIGURES,
+    **AGENT_FIGURES,
 }
 
 #: figures of what the methods saved rather than of the task: drawn for every task, after the
@@ -620,7 +627,8 @@ def _figures_section(run: RunRecord) -> str:
     for name in EVERY_TASK_FIGURES:
         blocks += FIGURES[name](run, split)
 
-    histories = {m.name: m.history for m in run.methods if m.history}
+    histories = {m.name: m.history for m in run.methods  # an agent's returns: learning curves
+                 if m.history and not any("train_return" in r for r in m.history)}
     if histories:
         from quanta.evaluate import figures
 

@@ -30,6 +30,19 @@ TASKS.declare("generation", "quanta.tasks.generation:Generation", "Generative mo
 TASKS.declare("embedding", "quanta.tasks.embedding:Embedding",
               "Dimensionality reduction: no targets needed; explained variance, and a 2D map of the samples coloured by label")
 
+TASKS.declare("cwola", "quanta.tasks.weak_supervision:CWoLa",
+              "Classification without labels: separate two mixed samples; a signal-vs-background classifier on true labels")
+TASKS.declare("label_proportions", "quanta.tasks.weak_supervision:LabelProportions",
+              "Learning from label proportions: bags of events with known signal fractions; scored against true labels")
+TASKS.declare("semi_supervised", "quanta.tasks.semi_supervised:SemiSupervised",
+              "Few labels and many unlabelled samples: pseudo-labels above a confidence threshold")
+TASKS.declare("metric_learning", "quanta.tasks.metric_learning:MetricLearning",
+              "Metric learning: an embedding where augmented views (InfoNCE) or same-class pairs (triplet, siamese) lie close")
+TASKS.declare("ranking", "quanta.tasks.ranking:Ranking",
+              "Learning to rank: a score whose order follows a target (pairwise logistic loss); Kendall tau and NDCG")
+TASKS.declare("reinforcement", "quanta.tasks.reinforcement:Reinforcement",
+              "Reinforcement learning: agents learn from an environment's rewards; the return per episode")
+
 
 def register(name: str, description: str | None = None):
     """Decorator registering a user task (a subclass of :class:`quanta.tasks.base.Task`)."""

@@ -116,6 +116,11 @@ class Task:
         """
         return part
 
+    def check_kind(self, kind: str, where: str) -> None:
+        """Refuse a kind of ``methods:`` entry (``model``, ``method``, ``agent``) this task cannot
+        train, before any method trains (a one-line :class:`UserError` naming ``where``); the
+        default takes every kind (``label_proportions`` takes networks only)."""
+
     def optimised_parts(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
         """``{name: module}``: one optimiser (and schedule) per part; the default trains the whole model."""
         return {"model": model}

@@ -25,12 +25,15 @@ from quanta.evaluate.clustering import clustering_metrics
 from quanta.evaluate.embedding import embedding_metrics
 from quanta.evaluate.generation_scores import generation_score_metrics
 from quanta.evaluate.images import reconstruction_metrics, segmentation_metrics
+from quanta.evaluate.metric_learning import metric_learning_metrics
 from quanta.evaluate.multiclass import multiclass_metrics
+from quanta.evaluate.ordering import ordering_metrics
 from quanta.evaluate.regression import regression_metrics, uncertainty_metrics
+from quanta.evaluate.returns import return_metrics
 
 #: the kinds of output a task's scores have; a classical method maps them to its learner
 OUTPUTS = ("signal_probability", "class_probabilities", "values", "images", "class_maps", "clusters", "codes",
-           "anomaly_scores", "heads")
+           "anomaly_scores", "heads", "returns")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,15 @@ CLUSTERING = Evaluation(clustering_metrics, "clusters", prediction="cluster", ne
 AUTOENCODING = Evaluation(anomaly_metrics, "anomaly_scores", ("roc_curves", "score_distributions_log"), needs_targets=False)  # noqa: E501
 GENERATION = Evaluation(generation_score_metrics, "anomaly_scores", needs_targets=False)  # per-sample scores
 EMBEDDING = Evaluation(embedding_metrics, "codes", ("embedding_map", "explained_variance"), prediction="code", needs_targets=False)
+# a learned embedding: retrieval, a linear probe and uniformity (labels only evaluate); its map
+METRIC_LEARNING = Evaluation(metric_learning_metrics, "codes",
+                             ("embedding_projection", "retrieval_precision"), prediction="code",
+                             needs_targets=False)
+# a ranking score orders; any regressor's prediction is such a score (classical methods regress y)
+RANKING = Evaluation(ordering_metrics, "values", ("rank_scatter", "top_selection"))
+# an agent's scores are the returns of a part's episodes; figures: learning curves, the test returns
+REINFORCEMENT = Evaluation(return_metrics, "returns", ("learning_curves", "episode_returns"),
+                           prediction="return", needs_targets=False)
 
 
 
@@ -91,6 +103,12 @@ EVALUATIONS: dict[str, Evaluation] = {
     "generation": GENERATION,
     "embedding": EMBEDDING,
     "multitask": MULTITASK,
+    "cwola": BINARY,  # scored against the true labels of the test split
+    "label_proportions": BINARY,
+    "semi_supervised": BINARY,
+    "metric_learning": METRIC_LEARNING,
+    "ranking": RANKING,
+    "reinforcement": REINFORCEMENT,
 }
 
 

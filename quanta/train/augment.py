@@ -27,6 +27,16 @@ is a name or ``{name: ..., parameter: value}``):
   axes with ``padding`` zeros on each side and cut a window of the original
   size at a random offset — a random shift with empty pixels coming in.
 
+Jet constituents (``x[N, P, 7]`` with ``mask`` of the jets source's
+``constituents`` view; :mod:`quanta.train.jet_augment`), the augmentations of
+JetCLR (Dillon et al., arXiv:2108.04253), each kept IRC-safe in spirit:
+``jet_rotation`` (about the jet axis in the (delta-eta, delta-phi) plane),
+``jet_boost`` (every constituent's pT and E times one factor per jet, the
+angles to the axis divided by it), ``soft_smearing`` (the angles of soft
+constituents smeared by ``scale / pT``), ``collinear_split`` (a constituent
+split into two of the same direction with pT shares z and 1 - z, into a free
+padded slot: the only augmentation that changes ``mask``).
+
 ``features`` index the feature axis: the last axis of tables ``[N, F]`` and
 sets ``[N, P, F]``, the channel axis of images ``[N, C, H, W]``. Parameters
 are in the data's raw units: the pipeline undoes the fitted standardisation
@@ -86,6 +96,8 @@ class Augmentation:
     """Base class: ``augmentation(x, mask, generator)`` returns an augmented copy of ``x``."""
 
     name: ClassVar[str] = "augmentation"
+    #: True for one that adds or removes set elements: it returns ``(x, mask)`` (``collinear_split``)
+    changes_mask: ClassVar[bool] = False
 
     def __call__(self, x: torch.Tensor, mask: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -217,6 +229,7 @@ class Crop(Augmentation):
         return x
 
 
+#: every augmentation by name; the jet constituents' ones add themselves (``quanta.train.jet_augment``)
 AUGMENTATIONS: dict[str, type[Augmentation]] = {
     cls.name: cls for cls in (Rotate90, Flip, Shift, Smear, Jitter, Crop)
 }
@@ -282,11 +295,36 @@ class AugmentPipeline:
             x = x * self.scale + self.mean
             x = x * keep if keep is not None else x
         for augmentation in self.augmentations:
-            x = augmentation(x, mask, generator)
+            if augmentation.changes_mask:
+                _mask_follows(augmentation, batch)
+                x, mask = augmentation(x, mask, generator)
+            else:
+                x = augmentation(x, mask, generator)
+        if keep is not None:
+            keep = mask.to(x.dtype).unsqueeze(-1)  # the mask as the augmentations left it
         if self.mean is not None:
             x = (x - self.mean) / self.scale
         x = x * keep if keep is not None else x
-        return {**batch, "x": x}
+        return {**batch, "x": x} if mask is None else {**batch, "x": x, "mask": mask}
+
+
+def _mask_follows(augmentation: Augmentation, batch: dict[str, torch.Tensor]) -> None:
+    """Refuse an augmentation that changes ``x`` and ``mask`` where the model reads other
+    per-element arrays too (the constituents' ``p4``), which it would leave out of step."""
+    from quanta.errors import UserError
+
+    if "mask" not in batch:
+        raise UserError(f"train.augment: '{augmentation.name}' adds set elements into padded slots "
+                        "and needs sets x[N, P, F] with a mask; these inputs have none")
+    others = sorted(name for name, array in batch.items()
+                    if name not in ("x", "mask") and array.ndim >= 2
+                    and array.shape[:2] == batch["mask"].shape)
+    if others:
+        raise UserError(f"train.augment: '{augmentation.name}' changes the constituents in x and mask "
+                        f"but not {', '.join(others)}, which the model reads too; leave it out for "
+                        "this model")
 
 
 __all__ = ["AUGMENTATIONS", "AugmentPipeline", "Augmentation", "build_augmentation", "build_augmentations"]
+
+import quanta.train.jet_augment  # noqa: E402,F401  (registers jet_rotation, jet_boost, ... in AUGMENTATIONS)

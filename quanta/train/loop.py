@@ -14,7 +14,10 @@ learning rates (per-step schedules only), then the task's
 (:mod:`quanta.train.state`): by default forward and task loss, add the weight
 penalty (``l1``/``l2``), backward, clip, optimiser step. A task with several
 optimisers steps each of them there; every optimiser of the state follows the
-one schedule and is checkpointed.
+one schedule and is checkpointed. A task whose ``augments_views`` is true
+(contrastive learning: two augmented views of each sample) gets the batch
+un-augmented and draws its views with ``state.augment(batch)``, the epoch's
+pipeline on its seeded generator (None without ``augment``).
 
 The hot loop does no device sync: the training loss is summed on the device
 and read once per epoch, with the validation metrics.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -193,8 +197,12 @@ class Trainer:
                         if augment_generator is not None:
                             augment_generator.set_state(position["augment"])
                     start = time.perf_counter()
+                    # a task that draws its own views (contrastive learning) augments in its step
+                    views = getattr(task, "augments_views", False)
+                    state.augment = (None if augment_generator is None
+                                     else partial(augment, generator=augment_generator))
                     for batch in islice(train.batches(config.batch_size, generator), batches, None):
-                        if augment_generator is not None:
+                        if augment_generator is not None and not views:
                             batch = augment(batch, augment_generator)
                         if per_step:  # a few float operations per step, no device work
                             state.set_learning_rates(epoch_factor * schedule.step_factor(self.step + batches))

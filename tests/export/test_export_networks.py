@@ -34,6 +34,7 @@ from quanta.models import MODELS  # noqa: E402
 from quanta.tasks import TASKS  # noqa: E402
 from quanta.train.config import TrainConfig  # noqa: E402
 from quanta.train.network import Network, build_model  # noqa: E402
+from tests.models.test_pretrained import saved_autoencoder  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,6 +69,8 @@ EXAMPLES = {
     ),
     "unet": ({"x": IMAGE}, {"depth": 2, "width": 4}, "segmentation", 3),
     "autoencoder": ({"x": TABLE}, {"code": 2, "hidden": [8]}, "regression", 5),
+    # an encoder saved as a run saves one (untrained), a new head on its codes
+    "pretrained": ({"x": TABLE}, {"path": saved_autoencoder(TABLE), "head": [4]}, "binary", 1),
     "conv_autoencoder": ({"x": IMAGE}, {"channels": [4, 8], "code": 4}, "reconstruction", 1),
     "rnn": (SEQUENCE, {"hidden": 8, "cell": "lstm"}, "binary", 1),
     "seq2seq": (

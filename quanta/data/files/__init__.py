@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from quanta.data.dataset import Dataset
-from quanta.data.files.inputs import Inputs, feature_names, inputs, select_rows
+from quanta.data.files.inputs import Inputs, feature_names, file_value, inputs, select_rows
 from quanta.data.files.readers import column_names, count_rows, format_of, read
 from quanta.data.reweight import Reweighting
 from quanta.errors import UserError
@@ -44,6 +44,7 @@ def files(
     label: str | list[str] | None = None,
     weight: str | None = None,
     arrays: dict[str, str] = {},  # noqa: B006
+    file_arrays: dict[str, dict[str, float]] = {},  # noqa: B006
     collection: list[str] = [],  # noqa: B006
     pad_length: int = 0,
     sort_by: str | None = None,
@@ -90,6 +91,10 @@ def files(
             data under ``name`` but not used as inputs, for a method that reads
             them (``sigma_y: dy`` for ``gaussian_process``'s ``noise: sigma_y``,
             each point's measurement uncertainty); float32 ``[N]`` each.
+        file_arrays: ``{name: {file or glob: number}}`` arrays constant per file:
+            every row of a file gets the value of the one entry matching its path
+            (``mixture: {"data/region_a*.h5": 0, "data/region_b*.h5": 1}``: the
+            mixed sample a row came from, for task ``cwola``); float32 ``[N]``.
         collection: jagged branches forming per-element features (not with ``features``).
         pad_length: the padding length ``P``; required (> 0) with ``collection``.
         sort_by: a jagged column or expression ordering a collection's elements.
@@ -136,10 +141,18 @@ def files(
     labels = [label] if isinstance(label, str) else list(label or [])
     _check_expressions(derived, selection, labels, weight, sort_by, reweight, arrays)
     _check_array_names(arrays)
+    _check_array_names(file_arrays, "file_arrays")
+    if set(arrays) & set(file_arrays):
+        raise UserError(f"files.file_arrays: {sorted(set(arrays) & set(file_arrays))} also named in "
+                        "arrays; give each array once")
     spec = Inputs(list(features), dict(derived), selection, labels, weight, list(collection), pad_length, sort_by,
-                  extra=[reweight] if reweight else [], carried=dict(arrays))
+                  extra=[reweight] if reweight else [], carried=dict(arrays),
+                  per_file={name: dict(table) for name, table in file_arrays.items()})
     skipped: list[dict[str, str]] = []
     sources = _readable(sources, fmt, tree, skip_bad_files, skipped)
+    for name, table in spec.per_file.items():  # every file has its value before any is read
+        for path, _ in sources:
+            file_value(table, path, name)
     needed = spec.needed(column_names(sources[0][0], fmt, tree), sources[0][0])
     info = {"paths": [path for path, _ in sources], "format": fmt,
             # how rows become inputs, so that a run trained on this data set reads new files alike
@@ -147,6 +160,8 @@ def files(
                         "selection": selection, "label": label, "weight": weight, "arrays": dict(arrays),
                         "collection": list(collection),
                         "pad_length": pad_length, "sort_by": sort_by}}
+    if file_arrays:  # not in "reading": new files read for prediction have no such value
+        info["file_arrays"] = {name: dict(table) for name, table in file_arrays.items()}
     if labels:  # where a task's check of the targets points to
         more = f" and {len(sources) - 1} more files" if len(sources) > 1 else ""
         info["targets_from"] = f"{sources[0][0]}{more}: label {', '.join(repr(x) for x in labels)}"
@@ -316,10 +331,10 @@ def class_names(classes: list[str], labels: list[str], label_is_bool: bool,
 RESERVED_ARRAYS = ("x", "mask", "y", "weight", "row", "extra0")
 
 
-def _check_array_names(arrays: dict[str, str]) -> None:
+def _check_array_names(arrays: dict[str, Any], field: str = "arrays") -> None:
     for name in arrays:
         if name in RESERVED_ARRAYS or not name.isidentifier():
-            raise UserError(f"files.arrays: '{name}' cannot name an array; use an identifier other than "
+            raise UserError(f"files.{field}: '{name}' cannot name an array; use an identifier other than "
                             f"{', '.join(RESERVED_ARRAYS)}")
 
 

@@ -42,6 +42,8 @@ class Inputs:
     sort_by: str | None = None
     extra: list[str] = field(default_factory=list)  # expressions kept per row (reweighting variable)
     carried: dict[str, str] = field(default_factory=dict)  # named per-row arrays (``arrays:``) kept with the data
+    # named arrays constant per file (``file_arrays:``): {name: {file or glob: value}}, e.g. a mixture index
+    per_file: dict[str, dict[str, float]] = field(default_factory=dict)
     names: list[str] | None = None  # the resolved feature names, from the first file read
     label_is_bool: bool = False
 
@@ -95,8 +97,21 @@ class Inputs:
             out[f"extra{index}"] = flat(evaluate(expression, columns, path), f"'{expression}'", path)
         for name, expression in self.carried.items():
             out[name] = flat(evaluate(expression, columns, path), f"arrays.{name} '{expression}'", path)
+        for name, table in self.per_file.items():
+            out[name] = np.full(len(row), file_value(table, path, name), dtype=np.float32)
         out["row"] = row
         return out
+
+
+def file_value(table: dict[str, float], path: str, name: str) -> float:
+    """The value of array ``name`` for the rows of file ``path``: the one entry of ``table`` (a file
+    or a glob) that matches it; a one-line error when none or several do."""
+    matches = [key for key in table if key == path or fnmatch.fnmatchcase(path, key)]
+    if len(matches) != 1:
+        what = "no entry" if not matches else f"{len(matches)} entries ({', '.join(matches)})"
+        raise UserError(f"files.file_arrays.{name}: {what} of {list(table)} matches file {path}; give "
+                        "each file exactly one value")
+    return float(table[matches[0]])
 
 
 def select_rows(columns: dict[str, Any], derived: dict[str, str], selection: str | None,

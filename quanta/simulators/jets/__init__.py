@@ -4,7 +4,8 @@ The public entry point is :func:`jets`. Files: ``generate`` (Pythia settings,
 seeded chunks, parallel workers), ``detector`` (Delphes-like tracks, towers and
 particle flow, optional), ``clustering`` (event record -> leading anti-kt jet),
 ``matching`` (top containment), ``substructure`` (N-subjettiness and friends),
-``views`` (features, constituents), ``images`` (jet images),
+``views`` (features, constituents), ``images`` (jet images), ``mixtures`` (mixed samples
+of known signal fraction, for weak supervision),
 ``trees`` (kt clustering trees), and the shared ``quanta.simulators.parallel`` (workers) and
 ``quanta.simulators.progress`` (display).
 """
@@ -36,6 +37,7 @@ def jets(
     workers: Annotated[int, Field(ge=0, description="an integer >= 0 (0 = all cores)")] = 0,
     progress: bool = True,
     detector: Literal["none", "delphes_atlas", "delphes_cms"] = "none",
+    mixtures: list[float] | None = None,
 ) -> Dataset:
     """Top-quark vs QCD jets from Pythia 8 + FastJet (anti-kt R=0.8); views features, constituents, image, tree
 
@@ -112,6 +114,15 @@ def jets(
             resolution; particle flow into tracks, photons and neutral hadrons)
             and cluster its e-flow objects, as in the public sample; the jet
             selection and top matching are unchanged (see ``detector``).
+        mixtures: signal fractions of mixed samples for weak supervision
+            (``[0.2, 0.8]``: CWoLa's two mixtures), or none. Every jet is dealt
+            into one of K equal-size mixtures, mixture k holding exactly
+            ``round(f_k m)`` top jets; ``m`` is the largest size the two classes
+            allow, and the jets left over are dropped (none when the fractions
+            average to 1/2 and ``size`` is even: 0.2 and 0.8 keep all). The jets
+            keep their true ``y`` (to evaluate only) and gain ``mixture`` int64[N]
+            (0..K-1) and ``signal_fraction`` float32[N] (their mixture's); see
+            ``mixtures`` (seeded by ``seed``).
 
     Generation is cached per (seed, size, pt window, detector, generator version) in
     ``$QUANTA_CACHE`` (default ``~/.cache/quanta``); views are computed from the
@@ -128,6 +139,10 @@ def jets(
     """
     if not pt_max > pt_min:
         raise bad_param("jets", "pt_max", f"a jet pT in GeV above pt_min = {pt_min}", pt_max)
+    if mixtures is not None:  # before any jet is simulated
+        from quanta.simulators.jets.mixtures import check_fractions
+
+        mixtures = check_fractions(mixtures)
     from quanta.simulators.jets import generate
 
     physics = {"version": generate.GENERATOR_VERSION, "seed": int(seed), "size": int(size),
@@ -175,7 +190,22 @@ def jets(
         jet = raw["jet"].astype(np.float64)
         arrays["x"] = jet_images(raw["constituents"], stored_mask(raw), jet[:, 1], jet[:, 2], image_pixels)
         names = ["pt_fraction"]
+    if mixtures is not None:
+        arrays = _mixed(arrays, mixtures, seed)
+        info["mixtures"] = [float(f) for f in mixtures]
+        info["kept_in_mixtures"] = len(arrays["y"])
     return Dataset(arrays=arrays, name="jets", feature_names=names, classes=["qcd", "top"], info=info)
+
+
+def _mixed(arrays: dict[str, np.ndarray], fractions: list[float], seed: int) -> dict[str, np.ndarray]:
+    """The jets dealt into mixtures of signal ``fractions``: the rows kept, with their mixture."""
+    from quanta.simulators.jets.mixtures import FRACTION, MIXTURE, mixed
+
+    rows, mixture = mixed(arrays["y"], fractions, seed)
+    kept = {name: value[rows] for name, value in arrays.items()}
+    kept[MIXTURE] = mixture
+    kept[FRACTION] = np.asarray(fractions, dtype=np.float32)[mixture]
+    return kept
 
 
 from quanta.simulators.jets.display import show  # noqa: E402  (the source module's figure, by convention)
