@@ -150,6 +150,8 @@ def _build_agent(entry, task, train, standardize: bool, module: Any = None):
 
 
 def _announce_agent(entry, agent, resume: bool) -> str:
+    if agent.steps == 0:  # a baseline policy, evaluated as it is
+        return f"{entry.name}: agent {entry.agent}, evaluated without training"
     return (f"{entry.name}: training agent {entry.agent} for {agent.steps:,} environment steps"
             + (" — resuming from its checkpoint" if resume else ""))
 

@@ -553,9 +553,7 @@ def _rank_variables(estimator, task, valid, config: ExperimentConfig, folder: Me
     """Write the method's ``importance.json`` and print its first variables."""
     if not folder.writer:  # the other ranks of a distributed run would compute what none writes
         return
-    if getattr(valid, "episodic", False):
-        folder.write_importance({"split": "valid", "metric": task.monitor, "features": [],
-                                 "left_out": "an agent's observations are not ranked"})
+    if getattr(valid, "episodic", False):  # an agent's observations are not ranked
         return
     record = variable_ranking(estimator, task, valid, config.seed, config.importance)
     folder.write_importance(record)

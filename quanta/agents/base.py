@@ -317,6 +317,19 @@ def linear_epsilon(step: int, start: float, end: float, duration: float) -> floa
     return start + (end - start) * step / duration
 
 
+def module_weights(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """The weights of named networks as one flat dict (``"<name>.<parameter>"``), for :meth:`Agent.weights`."""
+    return {f"{name}.{key}": value for name, module in modules.items()
+            for key, value in module.state_dict().items()}
+
+
+def load_module_weights(modules: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor]) -> None:
+    """Put back what :func:`module_weights` gave."""
+    for name, module in modules.items():
+        prefix = f"{name}."
+        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+
 def observation_size(space: Any) -> int:
     """The length of an observation as a network reads it (a Discrete state one-hot)."""
     from gymnasium import spaces
@@ -335,5 +348,5 @@ def observation_tensor(observation: Any, space: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(observation, dtype=np.float32).reshape(-1))
 
 
-__all__ = ["CHECKPOINT_FILE", "MODEL_FILE", "Agent", "linear_epsilon", "observation_size",
+__all__ = ["CHECKPOINT_FILE", "MODEL_FILE", "Agent", "load_module_weights", "module_weights", "linear_epsilon", "observation_size",
            "observation_tensor"]

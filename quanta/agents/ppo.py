@@ -37,7 +37,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from quanta.agents.base import Agent
+from quanta.agents.base import Agent, load_module_weights, module_weights
 from quanta.agents.networks import mlp
 from quanta.agents.policy import ObservationReader, Policy
 from quanta.models.hints import Widths
@@ -199,13 +199,10 @@ class PPO(Agent):
 
     # -- state -------------------------------------------------------------------------------
     def weights(self) -> dict[str, torch.Tensor]:
-        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
-        tensors.update({f"critic.{k}": v for k, v in self.critic.state_dict().items()})
-        return tensors
+        return module_weights({"policy": self.policy, "critic": self.critic})
 
     def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
-        for prefix, module in (("policy.", self.policy), ("critic.", self.critic)):
-            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        load_module_weights({"policy": self.policy, "critic": self.critic}, tensors)
 
     def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         from quanta.train.checkpoint import flatten_state

@@ -31,7 +31,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from quanta.agents.base import Agent
+from quanta.agents.base import Agent, load_module_weights, module_weights
 from quanta.agents.networks import mlp
 from quanta.agents.policy import ObservationReader, Policy
 from quanta.models.hints import Widths
@@ -157,13 +157,10 @@ class Reinforce(Agent):
 
     # -- state -------------------------------------------------------------------------------
     def weights(self) -> dict[str, torch.Tensor]:
-        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
-        tensors.update({f"value.{k}": v for k, v in self.value.state_dict().items()})
-        return tensors
+        return module_weights({"policy": self.policy, "value": self.value})
 
     def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
-        for prefix, module in (("policy.", self.policy), ("value.", self.value)):
-            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        load_module_weights({"policy": self.policy, "value": self.value}, tensors)
 
     def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         from quanta.train.checkpoint import flatten_state
