@@ -5,11 +5,17 @@ Side by side, in one run, with the same model, optimiser (Adam) and data:
   (a) the idiomatic PyTorch loop over DataLoader(TensorDataset, shuffle=True)
   (b) a plain PyTorch loop with index-gather batching (tensor[perm[i:i+b]])
   (c) quanta.fit (its training phase, read from history.jsonl)
+  (d) the ceiling: forward, backward and step on one resident batch, no data movement at all,
+      with PyTorch's fused Adam kernel (what the hardware allows; quanta uses it too, while
+      (a) and (b) use Adam's default, as a user's own loop does)
 
-Prints training samples/s (median over epochs after the first) and the ratios
-to (b). Usage:
+The runners take turns: each round runs every runner for ``--epochs`` epochs
+(the first is warm-up and dropped), so that a slow spell of a shared machine
+falls on all of them alike. Prints training samples/s (median over rounds) and
+each runner's ratio to (b) (the median of the per-round ratios, with their
+lowest and highest). Usage:
 
-    python benchmarks/train_throughput.py [--threads 2] [--samples 200000] [--epochs 4]
+    python benchmarks/train_throughput.py [--threads 2] [--samples 200000] [--rounds 5]
     python benchmarks/train_throughput.py --device cuda --precision bf16 --compile
 
 On a GPU the plain loops hold the data on the device too, and use the same
@@ -103,6 +109,22 @@ def index_gather_loop(x, y, batch: int, epochs: int) -> list[float]:
     return rates
 
 
+def ceiling_loop(x, y, batch: int, epochs: int) -> list[float]:
+    net = prepared(model())
+    device = SETTINGS["device"]
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+    xb = torch.from_numpy(x[:batch]).to(device)
+    yb = torch.from_numpy(y[:batch]).float().to(device)
+    rates = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for _ in range(0, len(x), batch):
+            step(net, optimizer, xb, yb)
+        synchronize()
+        rates.append(len(x) / (time.perf_counter() - start))
+    return rates
+
+
 def quanta_fit(x, y, batch: int, epochs: int) -> list[float]:
     with tempfile.TemporaryDirectory() as out:
         torch.manual_seed(0)
@@ -117,7 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples", type=int, default=200_000)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per runner and round (the first is dropped)")
+    parser.add_argument("--rounds", type=int, default=5, help="turns every runner takes")
     parser.add_argument("--batches", type=int, nargs="+", default=[256, 4096])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
@@ -129,18 +152,22 @@ def main() -> None:
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{args.threads} CPU threads"
     print(f"MLP {FEATURES}-{'-'.join(map(str, HIDDEN))}-1, Adam, {args.samples:,} samples, {where}, "
           f"{args.precision}{', compiled' if args.compile else ''}, torch {torch.__version__}, "
-          f"median of epochs 2..{args.epochs}")
+          f"{args.rounds} rounds of {args.epochs} epochs per runner, the first epoch dropped")
+    runners = {"(a) DataLoader(TensorDataset)": dataloader_loop,
+               "(b) plain index-gather loop": index_gather_loop,
+               "(c) quanta.fit": quanta_fit,
+               "(d) ceiling: one resident batch": ceiling_loop}
     for batch in args.batches:
-        results = {
-            "(a) DataLoader(TensorDataset)": dataloader_loop(x, y, batch, args.epochs),
-            "(b) plain index-gather loop": index_gather_loop(x, y, batch, args.epochs),
-            "(c) quanta.fit": quanta_fit(x, y, batch, args.epochs),
-        }
-        reference = statistics.median(results["(b) plain index-gather loop"][1:])
-        print(f"\nbatch {batch}")
-        for name, rates in results.items():
-            rate = statistics.median(rates[1:])
-            print(f"  {name:32s} {rate:12,.0f} samples/s   {rate / reference:5.2f}x of (b)")
+        rates: dict[str, list[float]] = {name: [] for name in runners}
+        for _ in range(args.rounds):
+            for name, runner in runners.items():
+                rates[name].append(statistics.median(runner(x, y, batch, args.epochs)[1:]))
+        plain = rates["(b) plain index-gather loop"]
+        print(f"\nbatch {batch}                                samples/s   ratio to (b): median (range)")
+        for name, values in rates.items():
+            ratios = [v / p for v, p in zip(values, plain, strict=True)]
+            print(f"  {name:32s} {statistics.median(values):12,.0f}   {statistics.median(ratios):5.2f}x "
+                  f"({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":
