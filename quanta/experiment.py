@@ -568,7 +568,7 @@ def _rank_variables(estimator, task, valid, config: ExperimentConfig, folder: Me
 
 def _summary(run: ExperimentRun, task) -> str:
     """A plain-text metrics table of the test split."""
-    from quanta.evaluate import COMPANIONS
+    from quanta.evaluate import COMPANIONS, COUNTS
     from quanta.report.html import format_measurement
 
     rows = [(name, result.metrics.get("test", {})) for name, result in run.results.items()]
@@ -590,6 +590,8 @@ def _summary(run: ExperimentRun, task) -> str:
                              .rjust(size))
             elif f"{key}_error" in values:
                 cells.append(format_measurement(value, values[f"{key}_error"]).rjust(size))
+            elif key in COUNTS:
+                cells.append(f"{value:{size},.0f}")
             else:
                 cells.append(f"{value:{size}.4f}")
         lines.append("  " + name.ljust(width) + "".join(cells))

@@ -74,7 +74,10 @@ METRIC_GOALS: dict[str, str] = {
 
 #: Metrics that rank nothing: a coverage is right at its nominal level (68.27 %, 95.45 %),
 #: and neither more nor less is better in itself.
-UNRANKED = frozenset({"coverage_68", "coverage_95"})
+UNRANKED = frozenset({"coverage_68", "coverage_95", "episodes"})
+
+#: Metrics that count something (printed as whole numbers)
+COUNTS = frozenset({"episodes"})
 
 
 #: Suffixes of the keys that qualify another metric: ``rejection_at_0.3_error`` is the
@@ -105,6 +108,6 @@ def metric_goal(name: str) -> str | None:
     return None
 
 
-__all__ = ["COMPANIONS", "METRIC_GOALS", "UNRANKED", "binary_metrics", "clustering_metrics",
+__all__ = ["COMPANIONS", "COUNTS", "METRIC_GOALS", "UNRANKED", "binary_metrics", "clustering_metrics",
            "metric_goal", "multiclass_metrics", "reconstruction_metrics", "regression_metrics",
            "segmentation_metrics", "uncertainty_metrics"]
