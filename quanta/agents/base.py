@@ -337,16 +337,31 @@ def observation_size(space: Any) -> int:
     return int(space.n) if isinstance(space, spaces.Discrete) else int(np.prod(space.shape))
 
 
-def observation_tensor(observation: Any, space: Any) -> torch.Tensor:
-    """``float32[size]`` of one observation (one-hot for a Discrete space)."""
-    from gymnasium import spaces
+class ObservationReader:
+    """Observations as a network reads them: ``float32[size]`` rows, one-hot for a Discrete space."""
 
-    if isinstance(space, spaces.Discrete):
-        vector = torch.zeros(int(space.n))
-        vector[int(observation) - int(space.start)] = 1.0
-        return vector
-    return torch.as_tensor(np.asarray(observation, dtype=np.float32).reshape(-1))
+    def __init__(self, space: Any):
+        from gymnasium import spaces
+
+        self.discrete = isinstance(space, spaces.Discrete)
+        self.start = int(space.start) if self.discrete else 0
+        self.size = observation_size(space)
+        self.input = torch.zeros(1, self.size)  # the one-row input of act()
+        self._row = self.input.numpy()[0]
+
+    def write(self, observation: Any, row: np.ndarray) -> None:
+        """Write ``observation`` into ``row`` (a NumPy view of a tensor's row)."""
+        if self.discrete:
+            row[:] = 0.0
+            row[int(observation) - self.start] = 1.0
+        else:
+            row[:] = np.asarray(observation, dtype=np.float32).reshape(-1)
+
+    def one(self, observation: Any) -> torch.Tensor:
+        """``float32[1, size]`` of one observation (the same tensor every call, overwritten)."""
+        self.write(observation, self._row)
+        return self.input
 
 
 __all__ = ["CHECKPOINT_FILE", "MODEL_FILE", "Agent", "load_module_weights", "module_weights", "linear_epsilon", "observation_size",
-           "observation_tensor"]
+           "ObservationReader"]

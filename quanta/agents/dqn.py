@@ -28,12 +28,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from quanta.agents.base import Agent, linear_epsilon, observation_size
+from quanta.agents.base import Agent, ObservationReader, linear_epsilon
 from quanta.agents.networks import mlp
 from quanta.registry import checked
 
@@ -79,11 +78,8 @@ class DQN(Agent):
 
     # -- networks and buffer -----------------------------------------------------------------
     def setup(self, observation_space: Any, action_space: Any) -> None:
-        from gymnasium import spaces
-
-        self._discrete_observation = isinstance(observation_space, spaces.Discrete)
-        self._start_index = int(observation_space.start) if self._discrete_observation else 0
-        size, self.actions = observation_size(observation_space), int(action_space.n)
+        self.reader = ObservationReader(observation_space)
+        size, self.actions = self.reader.size, int(action_space.n)
         self.q = mlp(size, self.hidden, self.actions, self.activation)
         self.target = mlp(size, self.hidden, self.actions, self.activation)
         self.target.load_state_dict(self.q.state_dict())
@@ -97,16 +93,6 @@ class DQN(Agent):
         self._rows = {key: value.numpy() for key, value in self.buffer.items()}
         self.position = self.filled = self.updates = 0
         self._loss_sum, self._loss_count = 0.0, 0
-        self._input = torch.zeros(1, size)
-        self._input_row = self._input.numpy()[0]
-
-    def _vector(self, observation: Any, row: np.ndarray) -> None:
-        """Write an observation as the network reads it into ``row`` (one-hot for a Discrete one)."""
-        if self._discrete_observation:
-            row[:] = 0.0
-            row[int(observation) - self._start_index] = 1.0
-        else:
-            row[:] = np.asarray(observation, dtype=np.float32).reshape(-1)
 
     @property
     def epsilon(self) -> float:
@@ -117,15 +103,14 @@ class DQN(Agent):
     def act(self, observation: Any, explore: bool) -> int:
         if explore and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.actions))
-        self._vector(observation, self._input_row)
         with torch.inference_mode():
-            return int(self.q(self._input).argmax(dim=1).item())
+            return int(self.q(self.reader.one(observation)).argmax(dim=1).item())
 
     def record(self, observation: Any, action: Any, reward: float, next_observation: Any,
                terminated: bool, truncated: bool) -> None:
         i, rows = self.position, self._rows
-        self._vector(observation, rows["observation"][i])
-        self._vector(next_observation, rows["next_observation"][i])
+        self.reader.write(observation, rows["observation"][i])
+        self.reader.write(next_observation, rows["next_observation"][i])
         rows["action"][i], rows["reward"][i], rows["terminated"][i] = int(action), reward, float(terminated)
         self.position = (i + 1) % self.buffer_size
         self.filled = min(self.filled + 1, self.buffer_size)

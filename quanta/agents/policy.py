@@ -12,9 +12,9 @@ over actions:
   of the unclipped draw (the policy's own sample).
 
 Samples come from a given ``torch.Generator`` so that a seeded run draws the
-same actions again. :class:`ObservationReader` writes one observation into a
-preallocated input row (one-hot for a Discrete observation space), so acting
-allocates nothing per step.
+same actions again. The agents read observations through
+:class:`quanta.agents.base.ObservationReader` (a preallocated input row, one-hot
+for a Discrete observation space), so acting allocates nothing per step.
 """
 
 from __future__ import annotations
@@ -30,32 +30,6 @@ from quanta.agents.base import observation_size
 from quanta.agents.networks import mlp
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
-class ObservationReader:
-    """Observations as a network reads them: ``float32[size]`` rows, one-hot for a Discrete space."""
-
-    def __init__(self, space: Any):
-        from gymnasium import spaces
-
-        self.discrete = isinstance(space, spaces.Discrete)
-        self.start = int(space.start) if self.discrete else 0
-        self.size = observation_size(space)
-        self.input = torch.zeros(1, self.size)  # the one-row input of act()
-        self._row = self.input.numpy()[0]
-
-    def write(self, observation: Any, row: np.ndarray) -> None:
-        """Write ``observation`` into ``row`` (a NumPy view of a tensor's row)."""
-        if self.discrete:
-            row[:] = 0.0
-            row[int(observation) - self.start] = 1.0
-        else:
-            row[:] = np.asarray(observation, dtype=np.float32).reshape(-1)
-
-    def one(self, observation: Any) -> torch.Tensor:
-        """``float32[1, size]`` of one observation (the same tensor every call, overwritten)."""
-        self.write(observation, self._row)
-        return self.input
 
 
 class Policy(nn.Module):
@@ -124,4 +98,4 @@ class Policy(nn.Module):
         return clipped.numpy().astype(self._dtype).reshape(self.action_shape)
 
 
-__all__ = ["ObservationReader", "Policy"]
+__all__ = ["Policy"]

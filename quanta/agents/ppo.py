@@ -37,9 +37,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from quanta.agents.base import Agent, load_module_weights, module_weights
+from quanta.agents.base import Agent, ObservationReader, load_module_weights, module_weights
 from quanta.agents.networks import mlp
-from quanta.agents.policy import ObservationReader, Policy
+from quanta.agents.policy import Policy
 from quanta.models.hints import Widths
 from quanta.registry import checked
 
